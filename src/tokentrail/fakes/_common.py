@@ -1,0 +1,124 @@
+"""What the fake providers share: the SDK's HTTP library, text and token arithmetic."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+_WORDS = [
+    "the",
+    "quick",
+    "answer",
+    "depends",
+    "on",
+    "context",
+    "so",
+    "here",
+    "is",
+    "a",
+    "careful",
+    "summary",
+    "of",
+    "the",
+    "main",
+    "points",
+    "with",
+    "the",
+    "figures",
+    "you",
+    "asked",
+    "for",
+    "and",
+    "a",
+    "short",
+    "recommendation",
+    "at",
+    "the",
+    "end",
+]
+
+
+def http_module(sdk_base_client: str) -> Any:
+    """``httpx2`` or ``httpx``: whichever the SDK's base client uses (openai >= 3 uses httpx2)."""
+    module = importlib.import_module(sdk_base_client)
+    return getattr(module, "httpx2", None) or module.httpx
+
+
+def text_of(n_words: int, seed: str = "") -> str:
+    offset = int(hashlib.blake2s(seed.encode(), digest_size=2).hexdigest(), 16) if seed else 0
+    return " ".join(_WORDS[(offset + i) % len(_WORDS)] for i in range(max(n_words, 1)))
+
+
+def count_text(value: Any) -> int:
+    """Characters of text in a request (messages, content parts, strings)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(
+            count_text(v) for k, v in value.items() if k in ("content", "text", "input", "parts")
+        )
+    if isinstance(value, list):
+        return sum(count_text(v) for v in value)
+    return 0
+
+
+def stable_int(*parts: Any, modulo: int) -> int:
+    digest = hashlib.blake2s(repr(parts).encode(), digest_size=4).hexdigest()
+    return int(digest, 16) % modulo
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeServer:
+    """Bookkeeping every fake provider has: recorded requests, queued failures, latency and
+    the prompt prefixes already seen (a repeated long prefix is a prompt-cache hit)."""
+
+    def __init__(self, *, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self._failures: deque[Failure] = deque()
+        self._seen_prefixes: set[str] = set()
+        self._lock = threading.Lock()
+
+    def fail_next(
+        self,
+        status: int = 500,
+        *,
+        times: int = 1,
+        body: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests with an HTTP error."""
+        for _ in range(times):
+            self._failures.append(Failure(status, body or self.error_body(status), headers or {}))
+
+    def error_body(self, status: int) -> dict[str, Any]:
+        return {"error": {"message": f"fake error {status}", "type": "server_error", "code": None}}
+
+    def _record(self, path: str, body: dict[str, Any]) -> Failure | None:
+        with self._lock:
+            self.requests.append((path, body))
+            failure = self._failures.popleft() if self._failures else None
+        if self.latency:
+            time.sleep(self.latency)
+        return failure
+
+    def cached_tokens(self, prefix: str, prompt_tokens: int, *, minimum: int, step: int) -> int:
+        """Tokens served from the prompt cache: a prefix seen before, in ``step`` blocks."""
+        if prompt_tokens < minimum:
+            return 0
+        key = hashlib.blake2s(prefix.encode(), digest_size=8).hexdigest()
+        with self._lock:
+            hit = key in self._seen_prefixes
+            self._seen_prefixes.add(key)
+        return (prompt_tokens // step) * step if hit else 0

@@ -1,0 +1,260 @@
+"""What every provider instrumentor shares: the wrapper around an SDK method, and patching.
+
+A provider describes each patched method with an ``Operation`` (how to read the request, how
+to read the result); the wrappers here apply the error policy (DESIGN §7) the same way for all:
+
+1. the SDK call is never altered: its exceptions propagate unchanged and its return value is
+   the SDK's own object or a transparent proxy;
+2. our code around it (``Operation.request``/``prepare``/``result``) runs guarded: an internal
+   error costs telemetry, never the call (``TOKENTRAIL_STRICT=1`` re-raises);
+3. only a budget refusal (``TokenTrailError`` from ``Runtime.admit``) is raised on purpose,
+   before anything is sent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import wrapt
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+
+from .. import _guard
+from ..attribution import current as current_attribution
+from ..exceptions import TokenTrailError
+from ..runtime import RUNTIME_OPTIONS, Runtime, acquire_shared, release_shared
+from ..telemetry.emitter import Call
+from ..telemetry.records import EMPTY_RESPONSE, Request, Response
+
+__all__ = ["Operation", "Patch", "TokenTrailInstrumentor", "raw_response_mode"]
+
+logger = logging.getLogger("tokentrail")
+
+#: Stainless SDKs (openai, anthropic) mark ``with_raw_response``/``with_streaming_response``
+#: calls with this header: "true"/"raw" (body read, ``.parse()`` available) or "stream"
+RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+
+
+def raw_response_mode(kwargs: Mapping[str, Any]) -> str | None:
+    headers = kwargs.get("extra_headers")
+    if isinstance(headers, Mapping):
+        mode = headers.get(RAW_RESPONSE_HEADER)
+        return mode if isinstance(mode, str) else None
+    return None
+
+
+class Operation:
+    """How one kind of SDK call is read. Subclasses override ``request`` and ``result``."""
+
+    #: names the call in internal-error reports
+    site: ClassVar[str] = "call"
+
+    def __init__(self, runtime: Runtime, asynchronous: bool = False) -> None:
+        self.runtime = runtime
+        #: patched on an ``Async*`` class: streams are async, ``parse()`` may be a coroutine
+        self.asynchronous = asynchronous
+        self.emitter = runtime.emitter
+        self.capture_content = runtime.capture_content
+
+    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
+        raise NotImplementedError
+
+    def prepare(self, call: Call, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments to call the SDK with: the caller's, unless we must add one
+        (then remember it in ``call.state``)."""
+        return kwargs
+
+    def result(self, call: Call, result: Any) -> Any:
+        """End ``call`` from ``result`` (or wrap a stream that will end it); return what the
+        caller gets."""
+        call.end(self.response(result))
+        return result
+
+    def response(self, result: Any) -> Response:
+        return EMPTY_RESPONSE
+
+
+def _begin(op: Operation, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Call | None:
+    try:
+        call = op.emitter.start(op.request(instance, args, kwargs), current_attribution())
+    except Exception as exc:
+        _guard.report(f"{op.site}.request", exc)
+        return None
+    try:
+        call.kwargs = op.prepare(call, instance, kwargs)
+    except Exception as exc:
+        _guard.report(f"{op.site}.prepare", exc)
+        call.kwargs = kwargs
+    try:
+        op.runtime.admit(call)
+    except TokenTrailError as refusal:  # a budget said no: the call is never sent
+        _fail(op, call, refusal)
+        raise
+    except Exception as exc:
+        _guard.report(f"{op.site}.admit", exc)
+    return call
+
+
+def _fail(op: Operation, call: Call, exc: BaseException) -> None:
+    try:
+        call.fail(exc)
+    except Exception as error:
+        _guard.report(f"{op.site}.fail", error)
+
+
+def _complete(op: Operation, call: Call, result: Any) -> Any:
+    try:
+        return op.result(call, result)
+    except Exception as exc:
+        _guard.report(f"{op.site}.result", exc)
+    try:
+        call.end(EMPTY_RESPONSE)
+    except Exception as exc:
+        _guard.report(f"{op.site}.end", exc)
+    return result
+
+
+def sync_wrapper(op: Operation) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        call = _begin(op, instance, args, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        call.activate()
+        try:
+            result = wrapped(*args, **call.kwargs)
+        except BaseException as exc:
+            call.deactivate()
+            _fail(op, call, exc)
+            raise
+        call.deactivate()
+        return _complete(op, call, result)
+
+    wrapper._tokentrail = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def async_wrapper(op: Operation) -> Callable[..., Any]:
+    """For ``Async*`` methods, whether they are ``async def`` or a ``def`` returning a
+    coroutine (openai and anthropic wrap ``create`` in a plain ``def``): the wrapper is a plain
+    ``def`` that returns our coroutine, so the budget check runs when the caller awaits."""
+
+    async def run(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        call = _begin(op, instance, args, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        call.activate()
+        try:
+            result = await wrapped(*args, **call.kwargs)
+        except BaseException as exc:
+            call.deactivate()
+            _fail(op, call, exc)
+            raise
+        call.deactivate()
+        return _complete(op, call, result)
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        return run(wrapped, instance, args, kwargs)
+
+    wrapper._tokentrail = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One SDK method to wrap: ``module``'s ``cls.method`` with a wrapper built for a runtime."""
+
+    module: str
+    cls: str
+    method: str
+    make_wrapper: Callable[[Runtime], Callable[..., Any]]
+
+
+def patch(module: str, target: str, operation: type[Operation], *, asynchronous: bool) -> Patch:
+    cls, method = target.split(".")
+    factory = async_wrapper if asynchronous else sync_wrapper
+    return Patch(module, cls, method, lambda runtime: factory(operation(runtime, asynchronous)))
+
+
+class TokenTrailInstrumentor(BaseInstrumentor):
+    """Base of the provider instrumentors: patches a table of methods for one runtime.
+
+    ``instrument()`` accepts the keywords of ``tokentrail.instrument()`` (``tracer_provider``,
+    ``meter_provider``, ``budgets``, ...); with none, the instrumentors share one runtime
+    configured by the environment (zero-code use)."""
+
+    #: the name used in ``tokentrail.instrument(providers=[...])``
+    provider: ClassVar[str]
+    #: the supported SDK versions (the same range as the extra in pyproject.toml)
+    instruments: ClassVar[tuple[str, ...]]
+
+    def instrumentation_dependencies(self) -> Iterable[str]:
+        return self.instruments
+
+    def patches(self) -> Iterable[Patch]:
+        raise NotImplementedError
+
+    def _instrument(self, **kwargs: Any) -> None:
+        runtime = kwargs.get("runtime")
+        self._tokentrail_owned: Runtime | None = None
+        self._tokentrail_shared: Runtime | None = None
+        if runtime is None:
+            options = {key: kwargs[key] for key in RUNTIME_OPTIONS if key in kwargs}
+            if options:
+                runtime = self._tokentrail_owned = Runtime(**options)
+                runtime.activate()
+            else:
+                runtime = self._tokentrail_shared = acquire_shared()
+        self._tokentrail_patched: list[tuple[type, str]] = []
+        for target in self.patches():
+            owner = _resolve(target.module, target.cls)
+            if owner is None or not hasattr(owner, target.method):
+                logger.debug(
+                    "tokentrail: %s.%s.%s not found", target.module, target.cls, target.method
+                )
+                continue
+            if (owner, target.method) in self._tokentrail_patched:
+                continue  # an alias of a class already patched (openai's beta.chat since 1.92)
+            _warn_if_foreign(owner, target.method)
+            wrapt.wrap_function_wrapper(owner, target.method, target.make_wrapper(runtime))
+            self._tokentrail_patched.append((owner, target.method))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for owner, method in reversed(getattr(self, "_tokentrail_patched", ())):
+            unwrap(owner, method)
+        self._tokentrail_patched = []
+        if getattr(self, "_tokentrail_owned", None) is not None:
+            self._tokentrail_owned.close()
+            self._tokentrail_owned = None
+        if getattr(self, "_tokentrail_shared", None) is not None:
+            release_shared(self._tokentrail_shared)
+            self._tokentrail_shared = None
+
+
+def _resolve(module: str, name: str) -> type | None:
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def _warn_if_foreign(owner: type, method: str) -> None:
+    """Another instrumentation already wraps this method: its spans and ours would both count
+    the call. Say so once, at instrument time."""
+    current = owner.__dict__.get(method)
+    wrapper = getattr(current, "_self_wrapper", None)
+    if isinstance(current, wrapt.ObjectProxy) and not getattr(wrapper, "_tokentrail", False):
+        logger.warning(
+            "tokentrail: %s.%s is already wrapped by %s; two instrumentations of the same SDK "
+            "report each call twice (disable one, e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS)",
+            owner.__qualname__,
+            method,
+            getattr(wrapper, "__module__", "another instrumentation"),
+        )

@@ -1,0 +1,171 @@
+"""The openai methods tokentrail wraps, and how each call is read.
+
+Patched (sync and async): ``chat.completions.create`` and ``.parse``, ``responses.create``
+and ``.parse``, ``embeddings.create`` and the legacy ``completions.create``. The ``.stream()``
+helpers are not patched: they call ``create(stream=True)``, which is, so each call is counted
+once. ``responses.retrieve`` reads a response that was already billed and is not patched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+from ...telemetry import semconv as sc
+from ...telemetry.emitter import Call
+from ...telemetry.records import EMPTY_RESPONSE, Request, Response
+from ...telemetry.stream import AsyncStreamProxy, StreamProxy
+from .._base import Operation, Patch, patch, raw_response_mode
+from . import extractors as ex
+from .streams import CompletionStreamAccumulator, ResponsesStreamAccumulator
+
+__all__ = ["patches"]
+
+#: ``call.state`` when tokentrail added ``stream_options.include_usage`` itself
+_INJECTED_STREAM_USAGE = "injected-stream-usage"
+
+
+class _OpenAIOperation(Operation):
+    operation: ClassVar[str]
+    #: the request argument holding the prompt (for content capture and estimates)
+    prompt_argument: ClassVar[str]
+
+    def _request(self, instance: Any, kwargs: Mapping[str, Any], max_tokens: int | None) -> Request:
+        endpoint = ex.endpoint_of(instance._client, self.runtime.stream_usage_hosts)
+        attributes = None
+        if self.capture_content:
+            messages = ex.input_messages(kwargs.get(self.prompt_argument))
+            if messages:
+                attributes = {sc.GEN_AI_INPUT_MESSAGES: messages}
+        return Request(
+            self.operation,
+            endpoint.provider,
+            ex.given_str(kwargs.get("model")),
+            server_address=endpoint.address,
+            server_port=endpoint.port,
+            stream=kwargs.get("stream") is True,
+            max_tokens=max_tokens,
+            temperature=ex.given_float(kwargs.get("temperature")),
+            attributes=attributes,
+        )
+
+    def result(self, call: Call, result: Any) -> Any:
+        mode = raw_response_mode(call.kwargs or {})
+        if mode is None:
+            if call.request.stream:
+                proxy = AsyncStreamProxy if self.asynchronous else StreamProxy
+                return proxy(result, call, self.accumulator(call))
+            call.end(self.response(result))
+        elif mode == "stream" or call.request.stream:
+            # with_streaming_response (body unread) or a raw stream the caller reads itself:
+            # reading usage would consume it, so this call stays unpriced
+            call.end(EMPTY_RESPONSE)
+        else:
+            # with_raw_response: openai's LegacyAPIResponse.parse() is synchronous (also on the
+            # async client) and cached, so the caller's own .parse() gets the same object
+            call.end(self.response(result.parse()))
+        return result
+
+    def accumulator(self, call: Call) -> Any:
+        raise NotImplementedError
+
+
+def _max_tokens(kwargs: Mapping[str, Any], *names: str) -> int | None:
+    for name in names:
+        value = ex.given_int(kwargs.get(name))
+        if value is not None:
+            return value
+    return None
+
+
+class ChatCompletions(_OpenAIOperation):
+    site = "openai.chat"
+    operation = sc.OP_CHAT
+    prompt_argument = "messages"
+
+    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
+        return self._request(
+            instance, kwargs, _max_tokens(kwargs, "max_completion_tokens", "max_tokens")
+        )
+
+    def prepare(self, call: Call, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Ask for usage on streams, where the host is known to accept it and the caller did
+        not say either way; the extra usage-only chunk is then hidden from the caller."""
+        if not call.request.stream or raw_response_mode(kwargs) is not None:
+            return kwargs
+        options = kwargs.get("stream_options")
+        options = dict(options) if isinstance(options, Mapping) else {}
+        if "include_usage" in options:
+            return kwargs
+        if not ex.endpoint_of(
+            instance._client, self.runtime.stream_usage_hosts
+        ).accepts_stream_usage:
+            return kwargs
+        options["include_usage"] = True
+        call.state = _INJECTED_STREAM_USAGE
+        return {**kwargs, "stream_options": options}
+
+    def response(self, result: Any) -> Response:
+        return ex.chat_response(result, capture_content=self.capture_content)
+
+    def accumulator(self, call: Call) -> Any:
+        return CompletionStreamAccumulator(
+            hide_usage_chunk=call.state == _INJECTED_STREAM_USAGE,
+            prompt=(call.kwargs or {}).get(self.prompt_argument),
+            capture_content=self.capture_content,
+        )
+
+
+class LegacyCompletions(ChatCompletions):
+    site = "openai.completions"
+    operation = sc.OP_TEXT_COMPLETION
+    prompt_argument = "prompt"
+
+    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
+        return self._request(instance, kwargs, _max_tokens(kwargs, "max_tokens"))
+
+
+class Responses(_OpenAIOperation):
+    site = "openai.responses"
+    operation = sc.OP_CHAT
+    prompt_argument = "input"
+
+    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
+        return self._request(instance, kwargs, _max_tokens(kwargs, "max_output_tokens"))
+
+    def response(self, result: Any) -> Response:
+        return ex.responses_response(result, capture_content=self.capture_content)
+
+    def accumulator(self, call: Call) -> Any:
+        return ResponsesStreamAccumulator(
+            prompt=(call.kwargs or {}).get(self.prompt_argument),
+            capture_content=self.capture_content,
+        )
+
+
+class Embeddings(_OpenAIOperation):
+    site = "openai.embeddings"
+    operation = sc.OP_EMBEDDINGS
+    prompt_argument = "input"
+
+    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
+        return self._request(instance, kwargs, None)
+
+    def response(self, result: Any) -> Response:
+        return ex.embeddings_response(result)
+
+
+def patches() -> Iterable[Patch]:
+    chat = "openai.resources.chat.completions"
+    beta_chat = "openai.resources.beta.chat.completions"  # parse lived here before 1.92
+    for module, target, operation in (
+        (chat, "Completions.create", ChatCompletions),
+        (chat, "Completions.parse", ChatCompletions),
+        (beta_chat, "Completions.parse", ChatCompletions),
+        ("openai.resources.completions", "Completions.create", LegacyCompletions),
+        ("openai.resources.responses", "Responses.create", Responses),
+        ("openai.resources.responses", "Responses.parse", Responses),
+        ("openai.resources.embeddings", "Embeddings.create", Embeddings),
+    ):
+        yield patch(module, target, operation, asynchronous=False)
+        yield patch(module, "Async" + target, operation, asynchronous=True)

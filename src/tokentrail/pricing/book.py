@@ -1,0 +1,86 @@
+"""Where a call's price is looked up: user overrides first, then genai-prices; cached."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from ..usage import Usage
+from .catalog import resolve
+from .cost import ESTIMATED, PRICED, UNPRICED_COST, Cost
+from .overrides import PriceOverride
+
+__all__ = ["PriceBook"]
+
+logger = logging.getLogger("tokentrail")
+
+#: how long a price that changes over time (dated or time-of-day prices) is reused
+_VARYING_TTL_S = 60.0
+_MAX_ENTRIES = 4096
+
+
+class PriceBook:
+    """Prices calls. A (provider, model, price context) is resolved once and then cached, so
+    pricing a call costs a dict lookup and a few ``Decimal`` multiplications."""
+
+    def __init__(self, overrides: Sequence[PriceOverride] = ()) -> None:
+        self.overrides = tuple(overrides)
+        # key -> (pricer or None, monotonic expiry or None)
+        self._cache: dict[tuple, tuple[object | None, float | None]] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    def cost(
+        self,
+        usage: Usage,
+        provider: str,
+        model: str | None,
+        request_model: str | None = None,
+        price_context: tuple[tuple[str, str], ...] = (),
+    ) -> Cost:
+        """Price ``usage``. ``model`` is the response model (what really ran); when it is
+        unknown to the price list, ``request_model`` is tried."""
+        key = (provider, model, request_model, price_context)
+        entry = self._cache.get(key)
+        if entry is None or (entry[1] is not None and entry[1] < time.monotonic()):
+            entry = self._resolve(key)
+        pricer = entry[0]
+        if pricer is None:
+            return UNPRICED_COST
+        amount = pricer.cost(usage)  # type: ignore[attr-defined]
+        return Cost(amount, ESTIMATED if usage.estimated else PRICED, pricer.source)  # type: ignore[attr-defined]
+
+    def _resolve(self, key: tuple) -> tuple[object | None, float | None]:
+        provider, model, request_model, price_context = key
+        pricer, varies = None, False
+        for name in dict.fromkeys(m for m in (model, request_model) if m):
+            pricer, varies = self._find(provider, name, dict(price_context))
+            if pricer is not None:
+                break
+        if pricer is None:
+            self._warn_unpriced(provider, model or request_model or "")
+        entry = (pricer, time.monotonic() + _VARYING_TTL_S if varies else None)
+        if len(self._cache) >= _MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[key] = entry
+        return entry
+
+    def _find(self, provider: str, model: str, context: dict[str, str]):
+        for override in self.overrides:
+            if override.matches(provider, model):
+                return override.price, False
+        resolved = resolve(provider, model, context)
+        if resolved is None:
+            return None, False
+        return resolved, resolved.varies_over_time
+
+    def _warn_unpriced(self, provider: str, model: str) -> None:
+        if (provider, model) in self._warned:
+            return
+        self._warned.add((provider, model))
+        logger.warning(
+            "tokentrail has no price for model %r of provider %r: its calls are counted as "
+            "unpriced (never $0); add it to TOKENTRAIL_PRICES_FILE or instrument(prices=...)",
+            model,
+            provider,
+        )

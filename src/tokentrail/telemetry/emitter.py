@@ -1,0 +1,389 @@
+"""The one place that talks to the OpenTelemetry API.
+
+A patched SDK method describes its call as a ``Request``, ``Emitter.start()`` opens the span,
+and the returned ``Call`` is ended exactly once with a ``Response`` (or an exception). Ending
+prices the usage once; the span, the metrics and the listeners (budgets, alerts) all read
+that same ``Call``, so they cannot disagree.
+
+Hot-path rules (DESIGN §9): the semconv histograms are recorded directly with attribute dicts
+built once per (provider, operation, models, server, attribution); tokentrail's own counters
+are fed from an in-process aggregate that observable instruments read at collection time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from time import perf_counter
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from .. import _guard
+from ..attribution import Attribution
+from ..pricing import PriceBook
+from ..pricing.cost import NOT_BILLED, UNPRICED_COST, Cost
+from ..usage import Usage
+from ..version import __version__
+from . import semconv as sc
+from .instruments import CallInstruments
+from .records import EMPTY_RESPONSE, Request, Response
+
+__all__ = ["EMPTY_RESPONSE", "Call", "Emitter", "Request", "Response"]
+
+#: distinct metric attribute sets kept before new ones fold into one overflow series
+_MAX_SERIES = 2000
+_OVERFLOW = {"otel.metric.overflow": True}
+
+
+class _Series:
+    """One metric attribute set and the running totals of tokentrail's counters for it."""
+
+    __slots__ = ("common", "cost", "input", "output", "requests", "token_attrs", "tokens")
+
+    def __init__(self, common: dict[str, Any]) -> None:
+        self.common = common
+        self.input = {**common, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_INPUT}
+        self.output = {**common, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_OUTPUT}
+        self.token_attrs = (
+            self.input,
+            self.output,
+            {**common, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_CACHE_READ},
+            {**common, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_CACHE_CREATION},
+            {**common, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_REASONING},
+        )
+        #: input, output, cache_read, cache_creation, reasoning
+        self.tokens = [0, 0, 0, 0, 0]
+        self.cost = Decimal(0)
+        #: (error.type, cost status) -> [count, attributes]
+        self.requests: dict[tuple[str | None, str], list[Any]] = {}
+
+    def error_attrs(self, error_type: str) -> dict[str, Any]:
+        return {**self.common, sc.ERROR_TYPE: error_type}
+
+
+class Emitter:
+    """Creates spans and records metrics for calls; owns tokentrail's instruments."""
+
+    def __init__(
+        self,
+        *,
+        price_book: PriceBook,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        capture_content: bool = False,
+    ) -> None:
+        self.price_book = price_book
+        self.capture_content = capture_content
+        self.tracer = trace.get_tracer(sc.SCOPE_NAME, __version__, tracer_provider)
+        self.meter = metrics.get_meter(sc.SCOPE_NAME, __version__, meter_provider)
+        #: called with each ended ``Call`` (budgets, alerts); each is guarded
+        self.listeners: list[Callable[[Call], None]] = []
+        self._series: dict[tuple, _Series] = {}
+        self._lock = threading.Lock()
+        self.instruments = CallInstruments(
+            self.meter,
+            observe_tokens=self._observe_tokens,
+            observe_cost=self._observe_cost,
+            observe_requests=self._observe_requests,
+            observe_internal_errors=_observe_internal_errors,
+        )
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def start(self, request: Request, attribution: Attribution, *, with_span: bool = True) -> Call:
+        """Open the span of a call that is about to be sent."""
+        span = None
+        if with_span:
+            attributes: dict[str, Any] = {
+                sc.GEN_AI_OPERATION_NAME: request.operation,
+                sc.GEN_AI_PROVIDER_NAME: request.provider,
+            }
+            if request.model:
+                attributes[sc.GEN_AI_REQUEST_MODEL] = request.model
+            if request.server_address:
+                attributes[sc.SERVER_ADDRESS] = request.server_address
+            if request.server_port:
+                attributes[sc.SERVER_PORT] = request.server_port
+            if request.stream:
+                attributes[sc.GEN_AI_REQUEST_STREAM] = True
+            if request.max_tokens is not None:
+                attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] = request.max_tokens
+            if request.temperature is not None:
+                attributes[sc.GEN_AI_REQUEST_TEMPERATURE] = request.temperature
+            if attribution.values:
+                attributes.update(attribution.span_attributes)
+            if request.attributes:
+                attributes.update(request.attributes)
+            name = f"{request.operation} {request.model}" if request.model else request.operation
+            span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        return Call(self, request, attribution, span)
+
+    def _series_for(self, request: Request, response_model: str | None, attribution: Attribution):
+        key = (
+            request.provider,
+            request.operation,
+            request.model,
+            response_model,
+            request.server_address,
+            attribution.metric_key,
+        )
+        series = self._series.get(key)
+        if series is None:
+            series = self._new_series(key, request, response_model, attribution)
+        return series
+
+    def _new_series(self, key, request: Request, response_model, attribution) -> _Series:
+        with self._lock:
+            series = self._series.get(key)
+            if series is not None:
+                return series
+            if len(self._series) >= _MAX_SERIES:
+                series = self._series.get(("overflow",))
+                if series is None:
+                    series = self._series[("overflow",)] = _Series(dict(_OVERFLOW))
+                return series
+            common: dict[str, Any] = {
+                sc.GEN_AI_PROVIDER_NAME: request.provider,
+                sc.GEN_AI_OPERATION_NAME: request.operation,
+            }
+            for name, value in (
+                (sc.GEN_AI_REQUEST_MODEL, request.model),
+                (sc.GEN_AI_RESPONSE_MODEL, response_model),
+                (sc.SERVER_ADDRESS, request.server_address),
+                (sc.TOKENTRAIL_FEATURE, attribution.feature),
+                (sc.TOKENTRAIL_TEAM, attribution.team),
+                (sc.TOKENTRAIL_ENDPOINT, attribution.endpoint),
+            ):
+                if value:
+                    common[name] = value
+            series = self._series[key] = _Series(common)
+            return series
+
+    def _record(self, call: Call, series: _Series, error_type: str | None) -> None:
+        usage, cost, instruments = call.usage, call.cost, self.instruments
+        duration_attrs = series.common if error_type is None else series.error_attrs(error_type)
+        instruments.duration.record(call.duration, duration_attrs)
+        if call.time_to_first_chunk is not None:
+            instruments.time_to_first_chunk.record(call.time_to_first_chunk, series.common)
+        if usage is not None:
+            instruments.token_usage.record(usage.input_tokens, series.input)
+            if call.request.operation != sc.OP_EMBEDDINGS:
+                instruments.token_usage.record(usage.output_tokens, series.output)
+        with self._lock:
+            if usage is not None:
+                tokens = series.tokens
+                tokens[0] += usage.input_tokens
+                tokens[1] += usage.output_tokens
+                tokens[2] += usage.cache_read_tokens
+                tokens[3] += usage.cache_write_tokens
+                tokens[4] += usage.reasoning_tokens
+            if cost.amount_usd is not None:
+                series.cost += cost.amount_usd
+            entry = series.requests.get((error_type, cost.status))
+            if entry is None:
+                attrs = dict(duration_attrs)
+                attrs[sc.TOKENTRAIL_COST_STATUS] = cost.status
+                series.requests[(error_type, cost.status)] = [1, attrs]
+            else:
+                entry[0] += 1
+
+    # -- observable counters (run at collection time, not per call) ----------------------------
+
+    def _observe_tokens(self, options: CallbackOptions) -> list[Observation]:
+        with self._lock:
+            return [
+                Observation(count, attrs)
+                for series in self._series.values()
+                for count, attrs in zip(series.tokens, series.token_attrs, strict=True)
+                if count
+            ]
+
+    def _observe_cost(self, options: CallbackOptions) -> list[Observation]:
+        with self._lock:
+            return [
+                Observation(float(series.cost), series.common)
+                for series in self._series.values()
+                if series.cost
+            ]
+
+    def _observe_requests(self, options: CallbackOptions) -> list[Observation]:
+        with self._lock:
+            return [
+                Observation(count, attrs)
+                for series in self._series.values()
+                for count, attrs in series.requests.values()
+            ]
+
+    def totals(self) -> dict[str, Any]:
+        """Everything recorded so far: requests, tokens by type and cost (``Decimal``)."""
+        with self._lock:
+            series = list(self._series.values())
+            tokens = [sum(s.tokens[i] for s in series) for i in range(5)]
+            return {
+                "requests": sum(e[0] for s in series for e in s.requests.values()),
+                "tokens": dict(
+                    zip(
+                        (sc.TOKEN_INPUT, sc.TOKEN_OUTPUT, sc.TOKEN_CACHE_READ,
+                         sc.TOKEN_CACHE_CREATION, sc.TOKEN_REASONING),
+                        tokens,
+                        strict=True,
+                    )
+                ),
+                "cost_usd": sum((s.cost for s in series), Decimal(0)),
+            }  # fmt: skip
+
+
+def _observe_internal_errors(options: CallbackOptions) -> list[Observation]:
+    return [
+        Observation(count, {sc.TOKENTRAIL_ERROR_SITE: site})
+        for site, count in list(_guard.error_counts.items())
+    ]
+
+
+class Call:
+    """One model request in flight. Ends exactly once: ``end()`` or ``fail()``."""
+
+    __slots__ = (
+        "_token",
+        "attribution",
+        "cost",
+        "duration",
+        "emitter",
+        "ended",
+        "error_type",
+        "kwargs",
+        "request",
+        "reservation",
+        "response",
+        "span",
+        "started",
+        "state",
+        "time_to_first_chunk",
+        "usage",
+    )
+
+    def __init__(self, emitter: Emitter, request: Request, attribution: Attribution, span) -> None:
+        self.emitter = emitter
+        self.request = request
+        self.attribution = attribution
+        self.span = span
+        self.started = perf_counter()
+        self.ended = False
+        self.usage: Usage | None = None
+        self.cost: Cost = UNPRICED_COST
+        self.response: Response = EMPTY_RESPONSE
+        self.duration = 0.0
+        self.time_to_first_chunk: float | None = None
+        self.error_type: str | None = None
+        #: the keyword arguments the SDK method is called with (an instrumentor may add some)
+        self.kwargs: dict[str, Any] | None = None
+        #: a blocking budget's reservation, settled by the budget listener
+        self.reservation: Any = None
+        #: whatever the instrumentor needs to remember between sending and reading the result
+        self.state: Any = None
+        self._token: object = None
+
+    # -- context ------------------------------------------------------------------------------
+
+    def activate(self) -> None:
+        """Make the span current while the SDK sends the request (HTTP spans nest under it)."""
+        if self.span is not None:
+            self._token = otel_context.attach(trace.set_span_in_context(self.span))
+
+    def deactivate(self) -> None:
+        if self._token is not None:
+            otel_context.detach(self._token)
+            self._token = None
+
+    def first_chunk(self) -> None:
+        if self.time_to_first_chunk is None:
+            self.time_to_first_chunk = perf_counter() - self.started
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def end(self, response: Response) -> None:
+        """The call succeeded (a stream: it was read, closed or dropped)."""
+        if self.ended:
+            return
+        self.ended = True
+        self._finish(response, None)
+
+    def fail(self, exc: BaseException, response: Response = EMPTY_RESPONSE) -> None:
+        """The call (or the reading of its stream) raised ``exc``; ``response`` holds what
+        arrived before."""
+        if self.ended:
+            return
+        self.ended = True
+        self._finish(response, type(exc).__qualname__)
+
+    def _finish(self, response: Response, error_type: str | None) -> None:
+        self.duration = perf_counter() - self.started
+        self.response = response
+        self.error_type = error_type
+        emitter = self.emitter
+        request = self.request
+        usage = self.usage = response.usage
+        if usage is not None:
+            try:
+                self.cost = emitter.price_book.cost(
+                    usage, request.provider, response.model, request.model, response.price_context
+                )
+            except Exception as exc:  # a price that cannot be computed is an unpriced call
+                _guard.report("pricing", exc)
+        elif error_type is not None:
+            self.cost = NOT_BILLED
+        span = self.span
+        if span is not None:
+            span.set_attributes(self._span_attributes(response, error_type))
+            if error_type is not None:
+                span.set_status(Status(StatusCode.ERROR, error_type))
+            span.end()
+        series = emitter._series_for(request, response.model, self.attribution)
+        emitter._record(self, series, error_type)
+        for listener in emitter.listeners:
+            try:
+                listener(self)
+            except Exception as exc:
+                _guard.report("listener", exc)
+
+    def _span_attributes(self, response: Response, error_type: str | None) -> dict[str, Any]:
+        attributes: dict[str, Any] = {}
+        if response.model:
+            attributes[sc.GEN_AI_RESPONSE_MODEL] = response.model
+        if response.id:
+            attributes[sc.GEN_AI_RESPONSE_ID] = response.id
+        if response.finish_reasons:
+            attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = response.finish_reasons
+        usage = self.usage
+        if usage is not None:
+            attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+            attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+            if usage.cache_read_tokens:
+                attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+            if usage.cache_write_tokens:
+                attributes[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write_tokens
+            if usage.reasoning_tokens:
+                attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+        cost = self.cost
+        attributes[sc.TOKENTRAIL_COST_STATUS] = cost.status
+        if cost.amount_usd is not None:
+            attributes[sc.GEN_AI_USAGE_COST] = float(cost.amount_usd)
+            if cost.source:
+                attributes[sc.TOKENTRAIL_PRICING_SOURCE] = cost.source
+        if error_type is not None:
+            attributes[sc.ERROR_TYPE] = error_type
+        if response.attributes:
+            attributes.update(response.attributes)
+        return attributes
+
+    @property
+    def trace_id(self) -> str | None:
+        if self.span is None:
+            return None
+        ctx = self.span.get_span_context()
+        return format(ctx.trace_id, "032x") if ctx.is_valid else None

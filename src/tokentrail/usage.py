@@ -1,0 +1,59 @@
+"""What one call consumed, in one provider-neutral shape.
+
+Conventions (the same as genai-prices and the GenAI semantic conventions):
+
+* ``input_tokens`` **includes** cache reads and cache writes; ``cache_read_tokens``,
+  ``cache_write_tokens`` (and its 1-hour part ``cache_write_1h_tokens``) are subsets of it.
+* ``output_tokens`` **includes** reasoning/thinking tokens; ``reasoning_tokens`` is a subset.
+
+Each provider's extractor maps its SDK objects into this shape (Anthropic reports input
+without cache tokens, Gemini reports thinking tokens outside candidates); nothing downstream
+needs to know which provider a ``Usage`` came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Usage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one model request (see the module docstring for the conventions)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    #: server-side web searches the request triggered (priced per thousand where known)
+    web_search_requests: int = 0
+    #: modality breakdown as genai-prices usage keys, e.g. ``(("input_audio_tokens", 40),)``;
+    #: only non-text modalities are listed, text is the rest
+    details: tuple[tuple[str, int], ...] = ()
+    #: True when the counts are an estimate (a stream that ended before its usage arrived)
+    estimated: bool = False
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        details = dict(self.details)
+        for key, value in other.details:
+            details[key] = details.get(key, 0) + value
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            web_search_requests=self.web_search_requests + other.web_search_requests,
+            details=tuple(sorted(details.items())),
+            estimated=self.estimated or other.estimated,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
