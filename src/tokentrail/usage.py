@@ -13,9 +13,11 @@ needs to know which provider a ``Usage`` came from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Usage"]
+__all__ = ["Usage", "estimate_tokens"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +59,28 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+#: the usual rule of thumb for English text and today's tokenizers
+CHARS_PER_TOKEN = 4
+_TEXT_KEYS = frozenset({"content", "text", "input", "instructions", "arguments", "parts", "system"})
+
+
+def estimate_tokens(content: Any) -> int:
+    """A rough token count of request content: strings, message lists, content parts.
+
+    Used where the provider reports nothing: the worst-case cost a blocking budget reserves
+    before a call, and the usage of a stream that ended before its usage arrived (marked
+    ``estimated``)."""
+    return (_text_length(content) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+def _text_length(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(_text_length(v) for k, v in value.items() if k in _TEXT_KEYS)
+    if isinstance(value, (list, tuple)):
+        return sum(_text_length(v) for v in value)
+    text = getattr(value, "text", None)  # SDK content objects (e.g. google-genai Part)
+    return len(text) if isinstance(text, str) else 0

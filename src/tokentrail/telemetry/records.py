@@ -19,6 +19,7 @@ class Request:
         "max_tokens",
         "model",
         "operation",
+        "prompt",
         "provider",
         "server_address",
         "server_port",
@@ -38,6 +39,7 @@ class Request:
         max_tokens: int | None = None,
         temperature: float | None = None,
         attributes: Mapping[str, Any] | None = None,
+        prompt: Any = None,
     ) -> None:
         self.operation = operation
         self.provider = provider
@@ -49,6 +51,9 @@ class Request:
         self.temperature = temperature
         #: extra span attributes (captured content), set only when asked for
         self.attributes = attributes
+        #: the request's content as the SDK got it (messages, input ...), never recorded:
+        #: budgets estimate a call's worst case from it (``usage.estimate_tokens``)
+        self.prompt = prompt
 
 
 class Response:

@@ -18,7 +18,6 @@ __all__ = [
     "Endpoint",
     "chat_usage",
     "endpoint_of",
-    "estimate_tokens",
     "responses_usage",
 ]
 
@@ -177,30 +176,6 @@ def responses_finish_reason(response: Any) -> tuple[str, ...] | None:
     details = getattr(response, "incomplete_details", None)
     reason = getattr(details, "reason", None) or getattr(response, "status", None)
     return (reason,) if isinstance(reason, str) else None
-
-
-# -- estimates (a stream that ended before reporting usage) ---------------------------------
-
-#: the usual rule of thumb for English text with OpenAI's tokenizers
-CHARS_PER_TOKEN = 4
-
-
-def estimate_tokens(value: Any) -> int:
-    """A rough token count for request content (strings, message lists, content parts)."""
-    return (_text_length(value) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
-
-
-def _text_length(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, Mapping):
-        return sum(_text_length(v) for k, v in value.items() if k in _TEXT_KEYS)
-    if isinstance(value, (list, tuple)):
-        return sum(_text_length(v) for v in value)
-    return 0
-
-
-_TEXT_KEYS = {"content", "text", "input", "instructions", "arguments"}
 
 
 # -- content capture (only with capture_content=True) ---------------------------------------

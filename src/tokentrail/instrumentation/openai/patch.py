@@ -32,9 +32,10 @@ class _OpenAIOperation(Operation):
 
     def _request(self, instance: Any, kwargs: Mapping[str, Any], max_tokens: int | None) -> Request:
         endpoint = ex.endpoint_of(instance._client, self.runtime.stream_usage_hosts)
+        prompt = kwargs.get(self.prompt_argument)
         attributes = None
         if self.capture_content:
-            messages = ex.input_messages(kwargs.get(self.prompt_argument))
+            messages = ex.input_messages(prompt)
             if messages:
                 attributes = {sc.GEN_AI_INPUT_MESSAGES: messages}
         return Request(
@@ -47,6 +48,7 @@ class _OpenAIOperation(Operation):
             max_tokens=max_tokens,
             temperature=ex.given_float(kwargs.get("temperature")),
             attributes=attributes,
+            prompt=prompt,
         )
 
     def result(self, call: Call, result: Any) -> Any:
@@ -111,7 +113,7 @@ class ChatCompletions(_OpenAIOperation):
     def accumulator(self, call: Call) -> Any:
         return CompletionStreamAccumulator(
             hide_usage_chunk=call.state == _INJECTED_STREAM_USAGE,
-            prompt=(call.kwargs or {}).get(self.prompt_argument),
+            prompt=call.request.prompt,
             capture_content=self.capture_content,
         )
 
@@ -138,7 +140,7 @@ class Responses(_OpenAIOperation):
 
     def accumulator(self, call: Call) -> Any:
         return ResponsesStreamAccumulator(
-            prompt=(call.kwargs or {}).get(self.prompt_argument),
+            prompt=call.request.prompt,
             capture_content=self.capture_content,
         )
 

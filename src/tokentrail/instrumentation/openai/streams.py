@@ -7,7 +7,7 @@ from typing import Any
 
 from ...telemetry.records import Response
 from ...telemetry.semconv import GEN_AI_OUTPUT_MESSAGES
-from ...usage import Usage
+from ...usage import Usage, estimate_tokens
 from . import extractors as ex
 
 __all__ = ["CompletionStreamAccumulator", "ResponsesStreamAccumulator"]
@@ -65,7 +65,7 @@ class CompletionStreamAccumulator:
         usage = ex.chat_usage(self._usage)
         if usage is None and self._chunks:
             usage = Usage(
-                input_tokens=ex.estimate_tokens(self._prompt),
+                input_tokens=estimate_tokens(self._prompt),
                 output_tokens=self._chunks,
                 estimated=True,
             )
@@ -125,7 +125,7 @@ class ResponsesStreamAccumulator:
         usage = None
         if self._deltas:
             usage = Usage(
-                input_tokens=ex.estimate_tokens(self._prompt),
+                input_tokens=estimate_tokens(self._prompt),
                 output_tokens=self._deltas,
                 estimated=True,
             )
