@@ -36,10 +36,12 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
+    from .instrumentation.anthropic import AnthropicInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
     from .runtime import Runtime
 
 __all__ = [
+    "AnthropicInstrumentor",
     "BudgetExceededError",
     "BudgetStoreUnavailableError",
     "ConfigurationError",
@@ -62,6 +64,11 @@ PROVIDERS: dict[str, tuple[str, str, str]] = {
         "openai",
         "tokentrail.instrumentation.openai:OpenAIInstrumentor",
         "tokentrail_openai",
+    ),
+    "anthropic": (
+        "anthropic",
+        "tokentrail.instrumentation.anthropic:AnthropicInstrumentor",
+        "tokentrail_anthropic",
     ),
 }
 
@@ -192,4 +199,8 @@ def __getattr__(name: str) -> Any:
         from .instrumentation.openai import OpenAIInstrumentor
 
         return OpenAIInstrumentor
+    if name == "AnthropicInstrumentor":
+        from .instrumentation.anthropic import AnthropicInstrumentor
+
+        return AnthropicInstrumentor
     raise AttributeError(f"module 'tokentrail' has no attribute {name!r}")

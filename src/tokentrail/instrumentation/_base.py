@@ -63,6 +63,11 @@ class Operation:
     def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
         raise NotImplementedError
 
+    def traced(self, instance: Any) -> bool:
+        """Whether the call gets a tokentrail span (False when another span already carries
+        its usage, e.g. an SDK's own); its metrics are recorded either way."""
+        return True
+
     def prepare(self, call: Call, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The keyword arguments to call the SDK with: the caller's, unless we must add one
         (then remember it in ``call.state``)."""
@@ -80,7 +85,11 @@ class Operation:
 
 def _begin(op: Operation, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Call | None:
     try:
-        call = op.emitter.start(op.request(instance, args, kwargs), current_attribution())
+        call = op.emitter.start(
+            op.request(instance, args, kwargs),
+            current_attribution(),
+            with_span=op.traced(instance),
+        )
     except Exception as exc:
         _guard.report(f"{op.site}.request", exc)
         return None

@@ -1,0 +1,253 @@
+"""Pure functions from anthropic SDK objects to tokentrail's ``Request``/``Response``/``Usage``.
+
+Nothing here touches OpenTelemetry. Every field is read with ``getattr(..., None)`` (or
+``dict.get`` for decoded JSON: raw responses, and the nested usage objects that anthropic 0.x
+keeps as pydantic extras), so an SDK version that lacks a field reads it as "unknown".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ...telemetry import semconv as sc
+from ...telemetry.records import Response
+from ...usage import Usage
+from ..openai.extractors import input_messages
+
+__all__ = [
+    "Endpoint",
+    "endpoint_of",
+    "message_response",
+    "message_usage",
+    "price_context",
+]
+
+# -- provider identity ------------------------------------------------------------------------
+
+#: the platform clients, by their public names in ``anthropic`` (sync and async)
+_PLATFORM_CLIENTS = (
+    ("AnthropicBedrock", sc.PROVIDER_AWS_BEDROCK),
+    ("AsyncAnthropicBedrock", sc.PROVIDER_AWS_BEDROCK),
+    ("AnthropicVertex", sc.PROVIDER_GCP_VERTEX_AI),
+    ("AsyncAnthropicVertex", sc.PROVIDER_GCP_VERTEX_AI),
+)
+#: hosts that name the platform when nothing else does (a client class this list predates)
+_PLATFORM_HOSTS = (
+    (".amazonaws.com", sc.PROVIDER_AWS_BEDROCK),
+    ("aiplatform.googleapis.com", sc.PROVIDER_GCP_VERTEX_AI),
+)
+
+
+class Endpoint:
+    """Who serves a client's requests."""
+
+    __slots__ = ("address", "port", "provider")
+
+    def __init__(self, provider: str, address: str | None, port: int | None) -> None:
+        self.provider = provider
+        self.address = address
+        self.port = port
+
+
+_endpoints: dict[int, tuple[Any, type, Endpoint]] = {}
+
+
+def endpoint_of(client: Any) -> Endpoint:
+    """The endpoint of an ``Anthropic`` (or platform) client, cached per base URL object."""
+    url = getattr(client, "base_url", None)
+    cached = _endpoints.get(id(url))
+    if cached is not None and cached[0] is url and cached[1] is type(client):
+        return cached[2]
+    endpoint = _read_endpoint(client, url)
+    if len(_endpoints) > 512:
+        _endpoints.clear()
+    _endpoints[id(url)] = (url, type(client), endpoint)
+    return endpoint
+
+
+def _read_endpoint(client: Any, url: Any) -> Endpoint:
+    host = (getattr(url, "host", None) or "").lower() or None
+    scheme = getattr(url, "scheme", "https")
+    port = getattr(url, "port", None) or (443 if scheme == "https" else 80 if scheme else None)
+    return Endpoint(_provider_of(client, host), host, port)
+
+
+def _provider_of(client: Any, host: str | None) -> str:
+    import anthropic
+
+    for name, provider in _PLATFORM_CLIENTS:
+        cls = getattr(anthropic, name, None)
+        if cls is not None and isinstance(client, cls):
+            return provider
+    # anthropic >= 1.14 names the provider of every client (Bedrock Mantle, Foundry ...)
+    named = getattr(client, "_gen_ai_provider_name", None)
+    if isinstance(named, str) and named:
+        return named
+    for suffix, provider in _PLATFORM_HOSTS:
+        if host and host.endswith(suffix):
+            return provider
+    return sc.PROVIDER_ANTHROPIC
+
+
+# -- usage -----------------------------------------------------------------------------------
+
+
+def _get(obj: Any, name: str) -> Any:
+    """``obj.name`` of an SDK model, or ``obj[name]`` of decoded JSON; None when absent.
+
+    Reads the model's ``__dict__`` (and pydantic's extras, where anthropic 0.x keeps the
+    cache fields) rather than ``getattr``: a field the model does not declare (``iterations``
+    on a non-beta ``Usage``) costs pydantic microseconds through ``getattr``."""
+    if obj is None:
+        return None
+    if obj.__class__ is dict:
+        return obj.get(name)
+    fields = getattr(obj, "__dict__", None)
+    if fields is None:
+        return getattr(obj, name, None)
+    value = fields.get(name)
+    if value is None:
+        extra = getattr(obj, "__pydantic_extra__", None)
+        if extra:
+            value = extra.get(name)
+    return value
+
+
+def _int(value: Any) -> int:
+    return value if value.__class__ is int else 0
+
+
+def _latest(start_and_delta: tuple[Any, Any], name: str) -> Any:
+    """A stream's usage field: the last ``message_delta``'s when not null (its counts are
+    cumulative), else ``message_start``'s."""
+    start, delta = start_and_delta
+    value = _get(delta, name)
+    return value if value is not None else _get(start, name)
+
+
+def message_usage(usage: Any, delta: Any = None) -> Usage | None:
+    """An Anthropic ``usage`` (``Usage``/``BetaUsage``, or its JSON) → ``Usage``.
+
+    For a stream, ``usage`` is ``message_start``'s and ``delta`` the last ``message_delta``'s,
+    whose non-null fields are cumulative and win. Anthropic's ``input_tokens`` excludes the
+    cache; tokentrail's includes cache reads and writes. The 1-hour cache writes are
+    ``cache_creation.ephemeral_1h_input_tokens`` (only on ``message_start``). The beta
+    ``iterations`` of type ``compaction`` are not in the top-level fields (their docstring
+    says so) and are added here, since they are billed.
+    """
+    if usage is None:
+        return None
+    read, source = (_get, usage) if delta is None else (_latest, (usage, delta))
+    uncached = _int(read(source, "input_tokens"))
+    cache_read = _int(read(source, "cache_read_input_tokens"))
+    cache_write = _int(read(source, "cache_creation_input_tokens"))
+    output = _int(read(source, "output_tokens"))
+    details = read(source, "output_tokens_details")
+    server_tools = read(source, "server_tool_use")
+    iterations = read(source, "iterations")
+    cache_write_1h = _int(_get(_get(usage, "cache_creation"), "ephemeral_1h_input_tokens"))
+    if iterations:
+        for entry in iterations:
+            if _get(entry, "type") == "compaction":
+                uncached += _int(_get(entry, "input_tokens"))
+                cache_read += _int(_get(entry, "cache_read_input_tokens"))
+                cache_write += _int(_get(entry, "cache_creation_input_tokens"))
+                cache_write_1h += _int(
+                    _get(_get(entry, "cache_creation"), "ephemeral_1h_input_tokens")
+                )
+                output += _int(_get(entry, "output_tokens"))
+    return Usage(
+        input_tokens=uncached + cache_read + cache_write,
+        output_tokens=output,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_1h_tokens=min(cache_write_1h, cache_write),
+        reasoning_tokens=_int(_get(details, "thinking_tokens")),
+        web_search_requests=_int(_get(server_tools, "web_search_requests")),
+    )
+
+
+_BATCH = ("processing", "batch")
+_FAST = ("speed", "fast")
+_CONTEXTS = {
+    (False, False): (),
+    (True, False): (_BATCH,),
+    (False, True): (_FAST,),
+    (True, True): (_BATCH, _FAST),
+}
+
+
+def price_context(usage: Any) -> tuple[tuple[str, str], ...]:
+    """The price variants a response's usage selects, in genai-prices' terms: the batch tier
+    (``service_tier == "batch"`` → ``processing: batch``) and fast mode (``speed: fast``)."""
+    if usage is None:
+        return ()
+    return _CONTEXTS[_get(usage, "service_tier") == "batch", _get(usage, "speed") == "fast"]
+
+
+# -- responses -------------------------------------------------------------------------------
+
+
+def message_response(message: Any, *, capture_content: bool) -> Response:
+    """A ``Message`` / ``ParsedMessage`` / ``BetaMessage`` (or its decoded JSON)."""
+    usage = _get(message, "usage")
+    stop_reason = _get(message, "stop_reason")
+    attributes = None
+    if capture_content and (messages := output_messages(_get(message, "content"), stop_reason)):
+        attributes = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
+    model = _get(message, "model")
+    id_ = _get(message, "id")
+    return Response(
+        message_usage(usage),
+        model=model if isinstance(model, str) else None,
+        id=id_ if isinstance(id_, str) else None,
+        finish_reasons=(stop_reason,) if isinstance(stop_reason, str) else None,
+        price_context=price_context(usage),
+        attributes=attributes,
+    )
+
+
+def raw_body(raw_response: Any) -> Any:
+    """The decoded JSON body of a ``with_raw_response`` result whose body was read."""
+    return json.loads(raw_response.http_response.content)
+
+
+# -- content capture (only with capture_content=True) ---------------------------------------
+
+
+def input_attributes(system: Any, messages: Any) -> dict[str, str] | None:
+    attributes = {}
+    if (captured := input_messages(messages)) is not None:
+        attributes[sc.GEN_AI_INPUT_MESSAGES] = captured
+    if isinstance(system, str):
+        system = [{"type": "text", "text": system}]
+    if isinstance(system, (list, tuple)):
+        parts = [
+            {"type": "text", "content": block.get("text")}
+            for block in system
+            if isinstance(block, Mapping) and isinstance(block.get("text"), str)
+        ]
+        if parts:
+            attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = json.dumps(parts, ensure_ascii=False)
+    return attributes or None
+
+
+def output_messages(content: Any, stop_reason: Any) -> str | None:
+    """A response's content blocks as the semconv ``gen_ai.output.messages`` JSON (text
+    blocks with their text, other blocks by type)."""
+    if not content:
+        return None
+    parts = []
+    for block in content:
+        kind = _get(block, "type")
+        text = _get(block, "text") if kind == "text" else None
+        parts.append({"type": "text", "content": text} if text is not None else {"type": kind})
+    message = {"role": "assistant", "parts": parts, "finish_reason": stop_reason or ""}
+    return json.dumps([message], ensure_ascii=False)
+
+
+def text_output_messages(text: str, stop_reason: Any) -> str:
+    """Streamed text as ``gen_ai.output.messages``."""
+    return output_messages([{"type": "text", "text": text}], stop_reason) or ""

@@ -1,0 +1,3 @@
+"""The anthropic versions tokentrail supports (the ``anthropic`` extra says the same)."""
+
+_instruments = ("anthropic >= 0.40, < 3",)
