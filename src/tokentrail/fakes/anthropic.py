@@ -68,6 +68,8 @@ class FakeAnthropic(FakeServer):
         self.usage = usage
         self.stream_chunks = stream_chunks
         self._stream_failures: deque[int] = deque()
+        #: the headers of each request, in order (``traceparent`` ...)
+        self.request_headers: list[dict[str, str]] = []
 
     def fail_stream_next(self, *, after_deltas: int = 2, times: int = 1) -> None:
         """Cut the next ``times`` streams with an ``overloaded_error`` event after
@@ -95,8 +97,7 @@ class FakeAnthropic(FakeServer):
             api_key="sk-ant-fake-key-for-tests",
             base_url=base_url,
             http_client=http.Client(transport=http.MockTransport(self.handler)),
-            max_retries=0,
-            **kwargs,
+            **{"max_retries": 0, **kwargs},
         )
 
     def async_client(self, *, base_url: str = BASE_URL, **kwargs: Any) -> Any:
@@ -107,8 +108,7 @@ class FakeAnthropic(FakeServer):
             api_key="sk-ant-fake-key-for-tests",
             base_url=base_url,
             http_client=http.AsyncClient(transport=http.MockTransport(self.handler)),
-            max_retries=0,
-            **kwargs,
+            **{"max_retries": 0, **kwargs},
         )
 
     def vertex_client(
@@ -126,8 +126,7 @@ class FakeAnthropic(FakeServer):
             project_id="fake-project",
             access_token="ya29.fake-token",
             http_client=http_client,
-            max_retries=0,
-            **kwargs,
+            **{"max_retries": 0, **kwargs},
         )
 
     def bedrock_client(
@@ -145,8 +144,7 @@ class FakeAnthropic(FakeServer):
             api_key="fake-bedrock-api-key",
             aws_region=region,
             http_client=http_client,
-            max_retries=0,
-            **kwargs,
+            **{"max_retries": 0, **kwargs},
         )
 
     # -- the server ----------------------------------------------------------------------------
@@ -155,6 +153,7 @@ class FakeAnthropic(FakeServer):
         http = self._http()
         path = request.url.path
         body = json.loads(request.content or b"{}")
+        self.request_headers.append(dict(request.headers))
         failure = self._record(path, body)
         if failure is not None:
             return http.Response(failure.status, json=failure.body, headers=failure.headers)
