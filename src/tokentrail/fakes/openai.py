@@ -147,9 +147,7 @@ class FakeOpenAI(FakeServer):
     def chat_body(self, body: dict[str, Any]) -> dict[str, Any]:
         usage = self.chat_usage(body)
         model = str(body.get("model", ""))
-        visible = (
-            usage["completion_tokens"] - usage["completion_tokens_details"]["reasoning_tokens"]
-        )
+        visible = usage["completion_tokens"] - _reasoning(usage)
         return {
             "id": f"chatcmpl-{self._serial(body)}",
             "object": "chat.completion",
@@ -246,15 +244,7 @@ class FakeOpenAI(FakeServer):
     def response_body(self, body: dict[str, Any], status: str = "completed") -> dict[str, Any]:
         chat = self.chat_usage(body, prompt_key="input")
         model = str(body.get("model", ""))
-        text = text_of(
-            max(
-                (chat["completion_tokens"] - chat["completion_tokens_details"]["reasoning_tokens"])
-                * 3
-                // 4,
-                1,
-            ),
-            model,
-        )
+        text = text_of(max((chat["completion_tokens"] - _reasoning(chat)) * 3 // 4, 1), model)
         return {
             "id": f"resp_{self._serial(body)}",
             "object": "response",
@@ -278,12 +268,8 @@ class FakeOpenAI(FakeServer):
                 "input_tokens": chat["prompt_tokens"],
                 "output_tokens": chat["completion_tokens"],
                 "total_tokens": chat["total_tokens"],
-                "input_tokens_details": {
-                    "cached_tokens": chat["prompt_tokens_details"]["cached_tokens"]
-                },
-                "output_tokens_details": {
-                    "reasoning_tokens": chat["completion_tokens_details"]["reasoning_tokens"]
-                },
+                "input_tokens_details": {"cached_tokens": _cached(chat)},
+                "output_tokens_details": {"reasoning_tokens": _reasoning(chat)},
             },
         }
 
@@ -407,3 +393,11 @@ class FakeOpenAI(FakeServer):
         if (body.get("stream_options") or {}).get("include_usage"):
             chunks.append((None, {**base, "choices": [], "usage": usage}))
         return self._sse(http, chunks)
+
+
+def _reasoning(usage: dict[str, Any]) -> int:
+    return (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+
+
+def _cached(usage: dict[str, Any]) -> int:
+    return (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
