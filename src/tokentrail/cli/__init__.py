@@ -53,6 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     price.add_argument("--cache-write", type=int, default=0)
     price.add_argument("--reasoning", type=int, default=0)
 
+    commands.add_parser(
+        "doctor",
+        help="check this environment: SDK versions, other instrumentations, configuration",
+    )
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run
@@ -60,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     if args.command == "price":
         return _price(args)
+    if args.command == "doctor":
+        from .doctor import run as doctor
+
+        return doctor()
     parser.print_help()
     return 0
 

@@ -74,7 +74,8 @@ class _Notes(logging.Handler):
             self.messages.append(message)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     notes = _Notes()
     logger = logging.getLogger("tokentrail")
     logger.addHandler(notes)
