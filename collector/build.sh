@@ -10,21 +10,15 @@ set -euo pipefail
 BUILDER_VERSION=v0.161.0 # keep equal to the versions in builder-config.yaml
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/lib.sh"
 out="$here/_build"
 binary="$out/otelcol-tokentrail"
 stamp="$out/otelcol-tokentrail.stamp"
 log="$out/build.log"
 
-if ! command -v go >/dev/null 2>&1; then
-    PATH="/usr/local/go/bin:$PATH"
-fi
-if ! command -v go >/dev/null 2>&1; then
-    echo "build.sh: no 'go' on PATH or in /usr/local/go/bin" >&2
-    exit 1
-fi
-
+ensure_go
 want="manifest=$(sha256sum "$here/builder-config.yaml" | cut -d' ' -f1) go=$(go env GOVERSION) builder=$BUILDER_VERSION"
-if [[ -z ${FORCE:-} && -x $binary && -f $stamp && "$(<"$stamp")" == "$want" ]]; then
+if up_to_date "$binary" "$stamp" "$want"; then
     echo "otelcol-tokentrail is up to date: $binary" >&2
     echo "$binary"
     exit 0
@@ -34,12 +28,10 @@ mkdir -p "$out"
 rm -f "$stamp"
 start=$SECONDS
 echo "building otelcol-tokentrail (ocb $BUILDER_VERSION, $(go env GOVERSION)); log: $log" >&2
-if ! GOBIN="$out/tools" go install "go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION" >"$log" 2>&1 ||
-    ! (cd "$here" && "$out/tools/builder" --config=builder-config.yaml) >>"$log" 2>&1; then
-    echo "build.sh: the build failed; last lines of $log:" >&2
-    tail -n 40 "$log" >&2
-    exit 1
-fi
+GOBIN="$out/tools" go install "go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION" \
+    >"$log" 2>&1 || fail_with_log "$log"
+(cd "$here" && "$out/tools/builder" --config=builder-config.yaml) >>"$log" 2>&1 ||
+    fail_with_log "$log"
 echo "$want" >"$stamp"
 echo "built in $((SECONDS - start)) s: $binary" >&2
 echo "$binary"
