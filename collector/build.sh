@@ -17,6 +17,10 @@ stamp="$out/otelcol-tokentrail.stamp"
 log="$out/build.log"
 
 ensure_go
+# The generated module sits inside this repository: without this, go build stamps the
+# repository's VCS state into the binary and fails where git refuses to read it (CI checkouts
+# owned by another user).
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
 want="manifest=$(sha256sum "$here/builder-config.yaml" | cut -d' ' -f1) go=$(go env GOVERSION) builder=$BUILDER_VERSION"
 if up_to_date "$binary" "$stamp" "$want"; then
     echo "otelcol-tokentrail is up to date: $binary" >&2
