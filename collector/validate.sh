@@ -19,7 +19,7 @@ set +a
 
 failed=0
 check() { # check LABEL CONFIG...: validate the configs merged in order
-    local label=$1 output
+    local label=$1 output config
     shift
     local args=()
     for config in "$@"; do args+=(--config "$here/$config"); done

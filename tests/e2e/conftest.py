@@ -11,10 +11,11 @@ fixture                value
                        ``wait_for_span(service, name)``
 ``webhook``            :class:`WebhookReceiver` -- ``url``, ``notifications``, ``wait_for_alert()``
 ``alertmanager``       :class:`Alertmanager` -- routes every alert to ``webhook`` at once
-``prometheus``         :class:`Prometheus` -- scrapes ``collector`` every 1 s, evaluates rules
-                       every 1 s (``E2E_RULES`` from the start: alert ``TokentrailE2ECostSeen``
-                       per job once it has a cost), accepts remote write; ``query()``,
-                       ``value()``, ``wait_for_value()``, ``load_rules(name, rules)``
+``prometheus``         :class:`Prometheus` -- scrapes ``collector`` every 1 s, evaluates
+                       ``E2E_RULES`` every 1 s (alert ``TokentrailE2ECostSeen`` for each job
+                       that has a cost), accepts remote write at ``url + "/api/v1/write"``;
+                       ``query()``, ``value()``, ``wait_for_value()``; rule files go in
+                       ``rules_dir`` (then POST ``/-/reload``)
 ``collector``          :class:`Collector` -- collector/otelcol.yaml as shipped (content dropped,
                        user.id kept), traces to ``jaeger``, metrics scraped by ``prometheus``;
                        ``.endpoints`` is a :class:`CollectorEndpoints` (``otlp_http_url`` for
@@ -44,6 +45,7 @@ from .harness import (
     WebhookReceiver,
     alertmanager_config,
     free_port,
+    free_ports,
     http_ok,
     jaeger_binary,
     jaeger_config,
@@ -64,8 +66,9 @@ def e2e_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def jaeger(e2e_dir: Path) -> Iterator[Jaeger]:
     binary = jaeger_binary()
-    jaeger = Jaeger(otlp_grpc=f"127.0.0.1:{free_port()}", query_http=f"127.0.0.1:{free_port()}")
-    config = write_yaml(e2e_dir / "jaeger.yaml", jaeger_config(jaeger, free_port()))
+    otlp_grpc, query_http, query_grpc = free_ports(3)
+    jaeger = Jaeger(otlp_grpc=f"127.0.0.1:{otlp_grpc}", query_http=f"127.0.0.1:{query_http}")
+    config = write_yaml(e2e_dir / "jaeger.yaml", jaeger_config(jaeger, query_grpc))
     process = Process("jaeger", [binary, "--config", str(config)], e2e_dir / "jaeger.log")
     with running(process, lambda: http_ok(f"{jaeger.query_url}/api/services")):
         yield jaeger
@@ -120,7 +123,7 @@ def prometheus(
         f"--config.file={config}",
         f"--storage.tsdb.path={e2e_dir / 'prometheus'}",
         f"--web.listen-address={prom.address}",
-        "--web.enable-lifecycle",  # POST /-/reload, for load_rules()
+        "--web.enable-lifecycle",  # POST /-/reload after adding rule files
         "--web.enable-remote-write-receiver",
         # Firing alerts are re-sent every resend-delay (default 1 m). Alertmanager is discovered
         # ~5 s after start, like scrape targets; a rule that fires before then must not wait.

@@ -63,10 +63,17 @@ def jaeger_binary() -> str:
 # --- processes and polling ------------------------------------------------------------------
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback ports (all held open until each is chosen)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 class Process:
@@ -182,8 +189,8 @@ class CollectorEndpoints:
 
     @classmethod
     def allocate(cls) -> CollectorEndpoints:
-        addr = lambda: f"127.0.0.1:{free_port()}"  # noqa: E731
-        return cls(addr(), addr(), addr(), addr(), free_port())
+        *addresses, telemetry_port = free_ports(5)
+        return cls(*(f"127.0.0.1:{port}" for port in addresses), telemetry_port)
 
     @property
     def otlp_http_url(self) -> str:
@@ -324,29 +331,6 @@ class Prometheus:
                 f"{expr}: want {expected}, Prometheus has {self.value(expr)}"
             ) from e
 
-    def load_rules(self, name: str, rules: str | Mapping[str, Any]) -> None:
-        """Add (or replace) a rule file and reload; returns once Prometheus has loaded it.
-
-        A reload makes Prometheus rediscover Alertmanager, which takes it ~5 s: alerts still
-        get there (re-sent every second), just that much later. ``E2E_RULES`` need no reload.
-        """
-        path = self.rules_dir / f"{name}.yml"
-        if isinstance(rules, str):
-            path.write_text(rules)
-        else:
-            write_yaml(path, rules)
-        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
-        wait_until(
-            lambda: any(g["file"] == str(path) for g in self._rule_groups()),
-            timeout=10,
-            what=f"Prometheus to load {path}",
-        )
-
-    def _rule_groups(self) -> list[dict[str, Any]]:
-        return get_json(f"{self.url}/api/v1/rules")["data"]["groups"]
-
 
 @dataclass(frozen=True)
 class Alertmanager:
@@ -356,13 +340,10 @@ class Alertmanager:
     def url(self) -> str:
         return f"http://{self.address}"
 
-    def alerts(self) -> list[dict[str, Any]]:
-        """The alerts Alertmanager holds now (API v2)."""
-        return get_json(f"{self.url}/api/v2/alerts")
 
-
-# Loaded at start-up: the test alert of the e2e topology (no `for:`, so it fires at the first
-# evaluation that sees a cost). Labels: job (= service.name of the sender), severity="test".
+# The e2e topology's test alert, loaded at start-up (a reload would delay alerts by ~5 s while
+# Prometheus rediscovers Alertmanager). No `for:`: it fires at the first evaluation that sees a
+# cost. Labels: job (the sender's service.name), severity="test".
 E2E_RULES = {
     "groups": [
         {

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.metrics import Meter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Tracer
 
 from .harness import (
     COLLECTOR_DIR,
@@ -50,7 +51,7 @@ METRIC_ATTRIBUTES = {
 
 
 @contextlib.contextmanager
-def otlp_sdk(collector: Collector, service: str) -> Iterator[tuple]:
+def otlp_sdk(collector: Collector, service: str) -> Iterator[tuple[Tracer, Meter]]:
     """A tracer and a meter exporting over OTLP/HTTP to ``collector``; on exit everything
     recorded has been sent (cumulative metrics, as the SDK's OTLP exporter defaults to)."""
     url = collector.endpoints.otlp_http_url
