@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by build.sh and install-jaeger.sh (sourced, not run).
 
 # Put Go on PATH: CI machines have it at /usr/local/go/bin without it being on PATH.
