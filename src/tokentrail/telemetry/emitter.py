@@ -102,6 +102,8 @@ class Emitter:
             attributes: dict[str, Any] = {
                 sc.GEN_AI_OPERATION_NAME: request.operation,
                 sc.GEN_AI_PROVIDER_NAME: request.provider,
+                # known for every call: False says "not streamed", which dashboards can filter
+                sc.GEN_AI_REQUEST_STREAM: request.stream,
             }
             if request.model:
                 attributes[sc.GEN_AI_REQUEST_MODEL] = request.model
@@ -109,8 +111,6 @@ class Emitter:
                 attributes[sc.SERVER_ADDRESS] = request.server_address
             if request.server_port:
                 attributes[sc.SERVER_PORT] = request.server_port
-            if request.stream:
-                attributes[sc.GEN_AI_REQUEST_STREAM] = True
             if request.max_tokens is not None:
                 attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] = request.max_tokens
             if request.temperature is not None:

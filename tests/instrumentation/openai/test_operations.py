@@ -71,7 +71,7 @@ def test_plain_call_has_one_priced_span_and_one_request(
     assert attributes["gen_ai.usage.output_tokens"] == output_tokens
     assert attributes["tokentrail.cost.status"] == "priced"
     assert attributes["gen_ai.usage.cost"] > 0
-    assert "gen_ai.request.stream" not in attributes or attributes["gen_ai.request.stream"] is False
+    assert attributes["gen_ai.request.stream"] is False
     assert instrumented.value("tokentrail.requests") == 1
     assert len(api.fake.requests) == 1
 
