@@ -48,19 +48,20 @@ class Endpoint:
         self.accepts_stream_usage = accepts
 
 
-_endpoints: dict[int, tuple[Any, Endpoint]] = {}
+_endpoints: dict[int, tuple[Any, frozenset[str], Endpoint]] = {}
 
 
 def endpoint_of(client: Any, extra_stream_usage_hosts: frozenset[str]) -> Endpoint:
-    """The endpoint of an ``OpenAI``/``AzureOpenAI`` client, cached per base URL object."""
+    """The endpoint of an ``OpenAI``/``AzureOpenAI`` client, cached per base URL object and
+    allow-list (a new ``instrument()`` may bring another list)."""
     url = getattr(client, "base_url", None)
     cached = _endpoints.get(id(url))
-    if cached is not None and cached[0] is url:
-        return cached[1]
+    if cached is not None and cached[0] is url and cached[1] is extra_stream_usage_hosts:
+        return cached[2]
     endpoint = _read_endpoint(client, url, extra_stream_usage_hosts)
     if len(_endpoints) > 512:
         _endpoints.clear()
-    _endpoints[id(url)] = (url, endpoint)
+    _endpoints[id(url)] = (url, extra_stream_usage_hosts, endpoint)
     return endpoint
 
 
