@@ -337,14 +337,23 @@ class Call:
                 _guard.report("pricing", exc)
         elif error_type is not None:
             self.cost = NOT_BILLED
+        # Span, metrics and listeners fail independently: a bug in one must neither leave the
+        # span open nor keep the spend from the budgets.
         span = self.span
         if span is not None:
-            span.set_attributes(self._span_attributes(response, error_type))
-            if error_type is not None:
-                span.set_status(Status(StatusCode.ERROR, error_type))
-            span.end()
-        series = emitter._series_for(request, response.model, self.attribution)
-        emitter._record(self, series, error_type)
+            try:
+                span.set_attributes(self._span_attributes(response, error_type))
+                if error_type is not None:
+                    span.set_status(Status(StatusCode.ERROR, error_type))
+            except Exception as exc:
+                _guard.report("span", exc)
+            finally:
+                span.end()
+        try:
+            series = emitter._series_for(request, response.model, self.attribution)
+            emitter._record(self, series, error_type)
+        except Exception as exc:
+            _guard.report("metrics", exc)
         for listener in emitter.listeners:
             try:
                 listener(self)
