@@ -34,13 +34,6 @@ def assert_one_call(telemetry, status="priced"):
     return span
 
 
-def finish_everything(api, stream):
-    """Everything else that could end a stream: close it, then drop it."""
-    api.close(stream)
-    del stream
-    gc.collect()
-
-
 def test_wrapped_stream_is_still_the_sdk_stream(api, instrumented):
     """``isinstance`` holds, ``.response`` works, and the ``with`` target is the stream."""
     stream = open_chat(api)
@@ -61,7 +54,9 @@ def test_drained_stream_ends_once(api, instrumented):
     assert span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert span.status.status_code is StatusCode.UNSET
     assert chunks
-    finish_everything(api, stream)
+    api.close(stream)  # everything else that could end it: close, then drop it
+    del stream
+    gc.collect()
     assert_one_call(instrumented)
 
 
@@ -114,7 +109,9 @@ def test_close_ends_the_call(api, instrumented):
 
     assert stream.response.is_closed
     assert_one_call(instrumented, "estimated")
-    finish_everything(api, stream)
+    api.close(stream)  # everything else that could end it: close, then drop it
+    del stream
+    gc.collect()
     assert_one_call(instrumented, "estimated")
 
 
@@ -125,7 +122,9 @@ def test_with_block_drained(api, instrumented):
 
     assert chunks
     assert_one_call(instrumented)
-    finish_everything(api, stream)
+    api.close(stream)  # everything else that could end it: close, then drop it
+    del stream
+    gc.collect()
     assert_one_call(instrumented)
 
 
@@ -138,7 +137,9 @@ def test_with_block_left_early_ends_the_call(api, instrumented):
     assert len(chunks) == 2
     assert stream.response.is_closed
     assert_one_call(instrumented, "estimated")
-    finish_everything(api, stream)
+    api.close(stream)  # everything else that could end it: close, then drop it
+    del stream
+    gc.collect()
     assert_one_call(instrumented, "estimated")
 
 
@@ -156,7 +157,9 @@ def test_caller_exception_inside_with_block(api, instrumented):
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == "Boom"
     assert instrumented.value("tokentrail.requests", {"error.type": "Boom"}) == 1
-    finish_everything(api, stream)
+    api.close(stream)  # everything else that could end it: close, then drop it
+    del stream
+    gc.collect()
     assert len(instrumented.spans()) == 1
 
 
@@ -220,7 +223,9 @@ def test_error_mid_stream(api, instrumented, sdk_errors, error, expected):
         instrumented.value("tokentrail.requests", {"error.type": type(raised.value).__qualname__})
         == 1
     )
-    finish_everything(api, stream)
+    api.close(stream)  # everything else that could end it: close, then drop it
+    del stream
+    gc.collect()
     assert len(instrumented.spans()) == 1
 
 
