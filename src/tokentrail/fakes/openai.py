@@ -318,7 +318,9 @@ class FakeOpenAI(FakeServer):
                 "output_tokens": chat["completion_tokens"],
                 "total_tokens": chat["total_tokens"],
                 "input_tokens_details": {
-                    "cached_tokens": chat["prompt_tokens_details"]["cached_tokens"]
+                    key: value
+                    for key, value in chat["prompt_tokens_details"].items()
+                    if key in ("cached_tokens", "cache_write_tokens")
                 },
                 "output_tokens_details": {
                     "reasoning_tokens": chat["completion_tokens_details"]["reasoning_tokens"]
