@@ -237,3 +237,34 @@ def test_capture_content_records_input_and_output_messages(telemetry, fake, meth
     assert outputs[0]["role"] == "assistant"
     assert outputs[0]["parts"][0]["type"] == "text"
     assert outputs[0]["parts"][0]["content"].strip()
+
+
+def test_capture_content_of_legacy_completions_and_embeddings(telemetry, fake):
+    """Legacy completions: the prompt(s) and the completion text; embeddings: the inputs
+    (a batch of strings is a batch of user messages)."""
+    tokentrail.instrument(
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        capture_content=True,
+    )
+    try:
+        client = fake.client()
+        completion = client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Say hi")
+        client.embeddings.create(model="text-embedding-3-small", input=["first", "second"])
+        client.embeddings.create(model="text-embedding-3-small", input=[[101, 2023]])
+    finally:
+        tokentrail.uninstrument()
+
+    legacy, embeddings, token_ids = (s.attributes for s in telemetry.spans())
+    assert json.loads(legacy["gen_ai.output.messages"]) == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": completion.choices[0].text}],
+            "finish_reason": "length",
+        }
+    ]
+    assert json.loads(embeddings["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "first"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "second"}]},
+    ]
+    assert "gen_ai.input.messages" not in token_ids

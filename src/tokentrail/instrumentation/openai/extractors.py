@@ -205,18 +205,21 @@ def input_messages(messages: Any) -> str | None:
         return None
     out = []
     for message in messages:
-        if isinstance(message, Mapping):
+        if isinstance(message, str):  # a batch of prompts or embedding inputs
+            out.append({"role": "user", "parts": _parts(message)})
+        elif isinstance(message, Mapping):
             out.append(
                 {"role": str(message.get("role", "user")), "parts": _parts(message.get("content"))}
             )
-    return json.dumps(out, ensure_ascii=False)
+    return json.dumps(out, ensure_ascii=False) if out else None
 
 
 def output_messages(choices: Any) -> str | None:
     out = []
     for choice in choices or ():
         message = getattr(choice, "message", None)
-        content = getattr(message, "content", None)
+        # chat choices carry a message; legacy completion choices carry the text itself
+        content = getattr(message, "content", None) if message else getattr(choice, "text", None)
         out.append(
             {
                 "role": getattr(message, "role", "assistant") or "assistant",
