@@ -4,6 +4,7 @@ the usage that arrived or an estimate, and the caller sees the SDK's behaviour u
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 import openai
@@ -269,3 +270,34 @@ def test_stream_that_yields_nothing_before_failing_is_not_billed(api, instrument
     assert span.attributes["error.type"] == "APIConnectionError"
     assert "gen_ai.usage.input_tokens" not in span.attributes
     assert instrumented.count("gen_ai.client.operation.time_to_first_chunk") == 0
+
+
+def test_stream_helper_left_early_ends_when_dropped(api, instrumented):
+    """``chat.completions.stream()`` left part-way: the helper closes the HTTP response, not
+    the stream object it wraps, so the call ends when the helper's stream is dropped."""
+
+    def read_two(stream):
+        for _, _event in zip(range(2), stream, strict=False):
+            pass
+
+    async def read_two_async(manager):
+        async with manager as stream:
+            async for _ in stream:
+                break
+
+    manager = api.client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES)
+    if api.asynchronous:
+        api.wait(read_two_async(manager))
+    else:
+        with manager as stream:
+            read_two(stream)
+        del stream
+    del manager
+    gc.collect()
+    if api.asynchronous:
+        # the helper's async generator holds the stream; the event loop finalises it (aclose)
+        # on its next turn, as it does for any async generator left part-way
+        api.wait(asyncio.sleep(0))
+        gc.collect()
+
+    assert_one_call(instrumented, "estimated")
