@@ -219,3 +219,23 @@ def test_raw_response_wrapper_built_while_instrumented_follows_uninstrument(api,
         later.shutdown()
     assert len(telemetry.spans()) == 1
     assert len(later.spans()) == 1
+
+
+def test_zero_code_instrument_uses_global_providers_and_environment(telemetry, client, monkeypatch):
+    """``opentelemetry-instrument`` calls ``instrument()`` with no arguments: the global
+    providers and the ``TOKENTRAIL_*`` environment configure it."""
+    from opentelemetry import trace
+    from opentelemetry.metrics import _internal as metrics_internal
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", telemetry.tracer_provider)
+    monkeypatch.setattr(metrics_internal, "_METER_PROVIDER", telemetry.meter_provider)
+    monkeypatch.setenv("TOKENTRAIL_CAPTURE_CONTENT", "true")
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument()
+    try:
+        chat(client)
+    finally:
+        instrumentor.uninstrument()
+
+    assert "gen_ai.input.messages" in telemetry.span().attributes
+    assert telemetry.value("tokentrail.requests") == 1
