@@ -51,8 +51,18 @@ def demo_run(collector: Collector, tmp_path_factory):
 
 def test_traces_arrive_with_genai_attributes_and_cost(demo_run, jaeger: Jaeger):
     service, summary = demo_run
-    span = jaeger.wait_for_span(service, "chat gpt-4o-mini")
-    tags = span_tags(span)
+
+    def all_spans():
+        spans = [s for t in jaeger.traces(service) for s in t["spans"]]
+        return spans if len(spans) >= summary["calls"] else None
+
+    spans = wait_until(all_spans, timeout=30, what=f"{summary['calls']} spans in Jaeger")
+    assert len(spans) == summary["calls"]
+    search = [span_tags(s) for s in spans if s["operationName"] == "chat gpt-4o-mini"]
+    priced = [tags for tags in search if "gen_ai.usage.cost" in tags]
+    failed = [tags for tags in search if "error.type" in tags]
+    assert priced
+    tags = priced[0]
     assert tags["gen_ai.provider.name"] == "openai"
     assert tags["gen_ai.operation.name"] == "chat"
     assert tags["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
@@ -60,12 +70,7 @@ def test_traces_arrive_with_genai_attributes_and_cost(demo_run, jaeger: Jaeger):
     assert tags["gen_ai.usage.cost"] > 0
     assert tags["tokentrail.feature"] == "search"
     assert tags["tokentrail.cost.status"] == "priced"
-
-    def all_spans():
-        spans = [s for t in jaeger.traces(service) for s in t["spans"]]
-        return spans if len(spans) >= summary["calls"] else None
-
-    spans = wait_until(all_spans, timeout=30, what=f"{summary['calls']} spans in Jaeger")
+    assert [t["error.type"] for t in failed] == ["InternalServerError"]
     costs = [span_tags(s).get("gen_ai.usage.cost") for s in spans]
     jaeger_total = sum(Decimal(repr(c)) for c in costs if c is not None)
     assert jaeger_total == Decimal(summary["total_cost_usd"])
