@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 
-def run(*cmd: str | Path) -> str:
-    """Run a command; fail the test with its output unless it exits 0. Returns stdout."""
+def run(*cmd: str | Path, context: str = "") -> str:
+    """Run a command; fail the test with its output (and context) unless it exits 0.
+    Returns stdout."""
     if shutil.which(str(cmd[0])) is None:
         pytest.fail(f"{cmd[0]} is missing: apt-get install prometheus prometheus-alertmanager")
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         pytest.fail(
-            f"{' '.join(map(str, cmd))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}",
+            f"{' '.join(map(str, cmd))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            f"{context}",
             pytrace=False,
         )
     return proc.stdout
@@ -38,7 +40,4 @@ def check_promql(exprs: list[tuple[str, str]]) -> None:
         path = Path(tmp) / "exprs.yml"
         path.write_text(json.dumps(rules))  # JSON is YAML
         index = "\n".join(f"check:q{i} = {name}: {e}" for i, (name, e) in enumerate(exprs))
-        try:
-            run("promtool", "check", "rules", path)
-        except pytest.fail.Exception as e:
-            pytest.fail(f"{e}\nqueries:\n{index}", pytrace=False)
+        run("promtool", "check", "rules", path, context=f"\nqueries:\n{index}")
