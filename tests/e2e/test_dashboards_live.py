@@ -14,18 +14,10 @@ against the real thing, make it yield the "host:port" of `tokentrail demo --fore
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,11 +25,11 @@ import yaml
 
 from tests.contract import promql
 from tests.e2e import synthetic_exposition
+from tests.e2e.servers import free_port, get_json, poll, running
 
 pytestmark = pytest.mark.e2e
 
 JOB = "tokentrail"
-DEADLINE_S = 40  # Prometheus applies new targets on a 5s tick; the rest is a few scrapes
 
 
 @pytest.fixture(scope="module")
@@ -47,55 +39,21 @@ def metrics_target() -> Iterator[str]:
         yield target
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def poll(what: str, check: Callable[[], Any], proc: subprocess.Popen) -> Any:
-    """Call check() until it returns something truthy; fail at the deadline or if the
-    server died."""
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"prometheus exited {proc.returncode} waiting for {what}:\n{proc.stderr.read()}"
-            )
-        try:
-            if result := check():
-                return result
-        except OSError:
-            pass  # not listening yet
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {DEADLINE_S}s waiting for {what}")
-        time.sleep(0.2)
-
-
 class Prometheus:
     def __init__(self, url: str, proc: subprocess.Popen) -> None:
         self.url, self.proc = url, proc
 
     def get(self, path: str, **params: str | list[str]) -> Any:
-        query = urllib.parse.urlencode(params, doseq=True)
-        with urllib.request.urlopen(f"{self.url}{path}?{query}", timeout=10) as r:
-            return json.load(r)
+        return get_json(self.url + path, **params)
 
     def query(self, expr: str) -> dict:
-        data = urllib.parse.urlencode({"query": expr}).encode()
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/v1/query", data, timeout=10) as r:
-                return json.load(r)
-        except urllib.error.HTTPError as e:  # 400/422 carry the error as JSON
-            return json.load(e)
+        return self.get("/api/v1/query", query=expr)
 
 
 @pytest.fixture(scope="module")
 def prometheus(
     metrics_target: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Prometheus]:
-    if shutil.which("prometheus") is None:
-        pytest.fail("prometheus is missing: apt-get install prometheus")
     work = tmp_path_factory.mktemp("prometheus")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -104,39 +62,19 @@ def prometheus(
     }
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={work / 'prometheus.yml'}",
-            f"--storage.tsdb.path={work / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, so teardown reaches everything
-    )
-    try:
+    with running(
+        "prometheus",
+        f"--config.file={work / 'prometheus.yml'}",
+        f"--storage.tsdb.path={work / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ) as proc:
         prom = Prometheus(f"http://127.0.0.1:{port}", proc)
         poll("/-/ready", lambda: urllib.request.urlopen(prom.url + "/-/ready", timeout=1), proc)
         # Three scrapes, so that every rate() over 1m has two samples or more.
         scraped = f'count_over_time(up{{job="{JOB}"}}[1m]) >= 3 and up{{job="{JOB}"}} == 1'
         poll("three scrapes", lambda: prom.query(scraped)["data"]["result"], proc)
         yield prom
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-    proc.stderr.close()
 
 
 def panel_queries() -> list[tuple[str, str]]:
