@@ -94,9 +94,11 @@ FILTER_VARS = [
 
 def explore_traces_url(extra_traceql: str = "") -> str:
     """An Explore URL running a TraceQL search on the traces data source (Tempo)."""
+    # :pipe, not :regex: the regex format escapes dots with backslashes, which would break
+    # the JSON string the query sits in; an unescaped dot still matches itself.
     traceql = (
-        '{ span.gen_ai.provider.name =~ "${provider:regex}" '
-        '&& span.gen_ai.request.model =~ "${model:regex}"' + extra_traceql + " }"
+        '{ span.gen_ai.provider.name =~ "${provider:pipe}" '
+        '&& span.gen_ai.request.model =~ "${model:pipe}"' + extra_traceql + " }"
     )
     pane = {
         "datasource": "${traces_datasource}",
@@ -123,10 +125,10 @@ def traces_link(title: str, extra_traceql: str = "") -> dict:
 # ---- panels ---------------------------------------------------------------------------------
 
 
-def target(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A") -> dict:
+def target(expr: str, legend: str = "", *, instant: bool = False) -> dict:
+    """A Prometheus query; panel() gives it its refId."""
     return {
         "datasource": PROM,
-        "refId": ref,
         "expr": expr,
         "legendFormat": legend or "__auto",
         "range": not instant,
