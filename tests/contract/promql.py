@@ -312,22 +312,37 @@ def query_variables(dashboard: dict) -> list[dict]:
 # ---- everything together ------------------------------------------------------------------
 
 
-def all_exprs(rules: Path = RULES, dashboards: list[Path] = DASHBOARDS) -> list[tuple[str, str]]:
-    """(where, PromQL) for every rule, panel query and variable selector, Grafana variables
-    substituted by ".*"."""
-    out = [(r.get("record") or r["alert"], r["expr"]) for r in load_rules(rules)]
+def panel_queries(dashboards: list[Path] = DASHBOARDS) -> list[tuple[str, str]]:
+    """("<dashboard>: <panel title>", PromQL) for every panel query, Grafana variables
+    substituted (see to_promql)."""
+    return [
+        (f"{path.stem}: {title}", to_promql(expr))
+        for path in dashboards
+        for title, expr in panel_exprs(load_dashboard(path))
+    ]
+
+
+def variable_queries(dashboards: list[Path] = DASHBOARDS) -> list[tuple[str, str | None, str]]:
+    """("<dashboard>: $<name>", selector or None, label) for every label_values() variable,
+    Grafana variables in the selector substituted."""
+    out = []
     for path in dashboards:
-        dash = load_dashboard(path)
-        out += [(f"{path.name}: {title}", to_promql(e)) for title, e in panel_exprs(dash)]
-        for var in query_variables(dash):
-            selector, _ = parse_label_values(variable_query(var))
-            if selector:
-                out.append((f"{path.name}: ${var['name']}", to_promql(selector)))
+        for var in query_variables(load_dashboard(path)):
+            selector, label = parse_label_values(variable_query(var))
+            where = f"{path.stem}: ${var['name']}"
+            out.append((where, selector and to_promql(selector), label))
     return out
+
+
+def dashboard_exprs(dashboards: list[Path] = DASHBOARDS) -> list[tuple[str, str]]:
+    """(where, PromQL) for every panel query and variable selector."""
+    selectors_ = [(where, sel) for where, sel, _ in variable_queries(dashboards) if sel]
+    return panel_queries(dashboards) + selectors_
 
 
 def used_metric_names(rules: Path = RULES, dashboards: list[Path] = DASHBOARDS) -> set[str]:
     """Every series name the rules and dashboards read that must come from an exporter, i.e.
     recording-rule outputs excluded."""
-    names = set().union(*(metric_names(e) for _, e in all_exprs(rules, dashboards)))
+    exprs = [r["expr"] for r in load_rules(rules)] + [e for _, e in dashboard_exprs(dashboards)]
+    names = set().union(*(metric_names(e) for e in exprs))
     return names - recorded_names(rules)

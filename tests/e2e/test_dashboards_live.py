@@ -77,23 +77,8 @@ def prometheus(
         yield prom
 
 
-def panel_queries() -> list[tuple[str, str]]:
-    return [
-        (f"{path.stem}: {title}", promql.to_promql(expr))
-        for path in promql.DASHBOARDS
-        for title, expr in promql.panel_exprs(promql.load_dashboard(path))
-    ]
-
-
-def variable_queries() -> list[tuple[str, str | None, str]]:
-    out = []
-    for path in promql.DASHBOARDS:
-        for var in promql.query_variables(promql.load_dashboard(path)):
-            selector, label = promql.parse_label_values(promql.variable_query(var))
-            out.append(
-                (f"{path.stem}: ${var['name']}", selector and promql.to_promql(selector), label)
-            )
-    return out
+PANEL_QUERIES = promql.panel_queries()
+VARIABLE_QUERIES = promql.variable_queries()
 
 
 def test_every_series_the_rules_and_dashboards_read_is_exported(prometheus):
@@ -102,7 +87,7 @@ def test_every_series_the_rules_and_dashboards_read_is_exported(prometheus):
     assert not missing, f"read by rules/dashboards but not exported: {sorted(missing)}"
 
 
-@pytest.mark.parametrize(("where", "expr"), panel_queries(), ids=[w for w, _ in panel_queries()])
+@pytest.mark.parametrize(("where", "expr"), PANEL_QUERIES, ids=[w for w, _ in PANEL_QUERIES])
 def test_panel_query_returns_data(prometheus, where, expr):
     answer = prometheus.query(expr)
     assert answer["status"] == "success", f"{where}: {answer.get('error')}\n{expr}"
@@ -110,7 +95,7 @@ def test_panel_query_returns_data(prometheus, where, expr):
 
 
 @pytest.mark.parametrize(
-    ("where", "selector", "label"), variable_queries(), ids=[w for w, *_ in variable_queries()]
+    ("where", "selector", "label"), VARIABLE_QUERIES, ids=[w for w, *_ in VARIABLE_QUERIES]
 )
 def test_variable_query_resolves(prometheus, where, selector, label):
     params = {"match[]": selector} if selector else {}
