@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections import deque
+from itertools import pairwise
 from typing import Any
 
-from ._common import FakeServer, count_text, http_module, stable_int, text_of
+from ._common import FakeServer, broken_body, count_text, http_module, stable_int, text_of
 
 __all__ = ["FakeAnthropic"]
 
@@ -54,7 +54,9 @@ class FakeAnthropic(FakeServer):
     Vertex (``rawPredict``) and Bedrock (``invoke``, not streamed) paths of the same API.
 
     ``usage`` fixes the usage object of every answer instead of deriving it from the request;
-    ``stream_chunks`` fixes how many text deltas a stream has.
+    ``stream_chunks`` fixes how many text deltas a stream has. ``break_next_stream(after=n,
+    error=OVERLOADED_EVENT)`` cuts a stream after ``n`` events (``message_start`` and ``ping``
+    come first) with an error event, or without ``error`` by dropping the connection.
     """
 
     def __init__(
@@ -67,14 +69,8 @@ class FakeAnthropic(FakeServer):
         super().__init__(latency=latency)
         self.usage = usage
         self.stream_chunks = stream_chunks
-        self._stream_failures: deque[int] = deque()
         #: the headers of each request, in order (``traceparent`` ...)
         self.request_headers: list[dict[str, str]] = []
-
-    def fail_stream_next(self, *, after_deltas: int = 2, times: int = 1) -> None:
-        """Cut the next ``times`` streams with an ``overloaded_error`` event after
-        ``after_deltas`` text deltas (HTTP 200: the error arrives in the stream)."""
-        self._stream_failures.extend([after_deltas] * times)
 
     def error_body(self, status: int) -> dict[str, Any]:
         kind = _ERROR_TYPES.get(status, "api_error")
@@ -156,6 +152,8 @@ class FakeAnthropic(FakeServer):
         self.request_headers.append(dict(request.headers))
         failure = self._record(path, body)
         if failure is not None:
+            if failure.exception is not None:
+                raise failure.exception
             return http.Response(failure.status, json=failure.body, headers=failure.headers)
         if path.endswith(("/count_tokens", "/count-tokens:rawPredict")):
             return http.Response(200, json={"input_tokens": self._prompt_tokens(body)})
@@ -276,9 +274,17 @@ class FakeAnthropic(FakeServer):
         headers = {"request-id": f"req_{message['id'][4:]}"}
         if not stream:
             return http.Response(200, json=message, headers=headers)
-        events = self._stream_events(message)
-        text = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
         headers["content-type"] = "text/event-stream"
+        events = self._stream_events(message)
+        cut = self._take_stream_break()
+        if cut is not None:
+            events = events[: cut.after]
+            if cut.error is None:  # the connection drops
+                parts = [_event_text(event).encode() for event in events]
+                error = http.ReadError("peer closed connection without sending complete body")
+                return http.Response(200, headers=headers, stream=broken_body(http, parts, error))
+            events.append(cut.error)
+        text = "".join(_event_text(event) for event in events)
         return http.Response(200, text=text, headers=headers)
 
     def _stream_events(self, message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -293,15 +299,10 @@ class FakeAnthropic(FakeServer):
         start = {**message, "content": [], "stop_reason": None, "usage": start_usage}
         events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
         events.append({"type": "ping"})
-        cut_after = self._stream_failures.popleft() if self._stream_failures else None
         for index, block in enumerate(message["content"]):
             opening, deltas = _block_stream(block, self.stream_chunks)
             events.append({"type": "content_block_start", "index": index, "content_block": opening})
-            for i, delta in enumerate(deltas):
-                if cut_after is not None and i == cut_after and delta["type"] == "text_delta":
-                    error = {"type": "overloaded_error", "message": "Overloaded"}
-                    events.append({"type": "error", "error": error})
-                    return events
+            for delta in deltas:
                 events.append({"type": "content_block_delta", "index": index, "delta": delta})
             events.append({"type": "content_block_stop", "index": index})
         cumulative = {key: usage[key] for key in _DELTA_USAGE if key in usage}
@@ -330,11 +331,11 @@ def _block_stream(
     if kind == "text":
         words = block["text"].split()
         n = chunks or len(words)
-        pieces = (
-            [" ".join(words[i::n]) for i in range(n)]
-            if n <= len(words)
-            else [words[i % len(words)] for i in range(n)]
-        )
+        if n <= len(words):  # n runs of consecutive words
+            cuts = [len(words) * i // n for i in range(n + 1)]
+            pieces = [" ".join(words[a:b]) for a, b in pairwise(cuts)]
+        else:
+            pieces = [words[i % len(words)] for i in range(n)]
         return {"type": "text", "text": ""}, [
             {"type": "text_delta", "text": piece + " "} for piece in pieces
         ]
@@ -347,6 +348,14 @@ def _block_stream(
         partial = json.dumps(block["input"])
         return {**block, "input": {}}, [{"type": "input_json_delta", "partial_json": partial}]
     return block, []
+
+
+def _event_text(event: dict[str, Any]) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+
+#: what the API sends when it fails mid-stream (``break_next_stream(error=...)``)
+OVERLOADED_EVENT = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 
 
 def _system_chars(system: Any) -> int:

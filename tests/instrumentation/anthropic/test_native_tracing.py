@@ -66,8 +66,8 @@ def test_with_the_sdks_tracing_on_the_one_span_is_tokentrails_and_it_propagates(
     assert span.name == f"chat {MODEL}"
     assert span.attributes[sc.GEN_AI_USAGE_COST] > 0
     assert span.parent is None
-    trace_id, span_id = (format(span.context.trace_id, "032x"), format(span.context.span_id, "016x"))
-    assert fake.request_headers[-1]["traceparent"].split("-")[1:3] == [trace_id, span_id]
+    ids = [format(span.context.trace_id, "032x"), format(span.context.span_id, "016x")]
+    assert fake.request_headers[-1]["traceparent"].split("-")[1:3] == ids
     assert_counted_once(instrumented)
 
 
@@ -137,9 +137,7 @@ def test_the_private_sdk_hook_tokentrail_relies_on_is_there(instrumented):
     assert parameters[:4] == ["tracer", "base_url", "options", "attributes"]
 
 
-def test_without_the_hook_calls_on_traced_clients_are_metrics_only(
-    global_tracer, api, monkeypatch
-):
+def test_without_the_hook_calls_on_traced_clients_are_metrics_only(global_tracer, api, monkeypatch):
     """The fallback: the SDK's span carries the usage, tokentrail opens none and still
     counts tokens and cost once; a client with the SDK's tracing off gets tokentrail's span."""
     monkeypatch.setattr(native, "ADOPTABLE", False)

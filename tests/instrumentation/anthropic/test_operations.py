@@ -44,7 +44,7 @@ def test_a_message_call_is_one_chat_span_with_its_usage_and_cost(instrumented, a
     assert attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] == 256
     assert attrs[sc.SERVER_ADDRESS] == "api.anthropic.com"
     assert attrs[sc.SERVER_PORT] == 443
-    assert sc.GEN_AI_REQUEST_STREAM not in attrs
+    assert attrs[sc.GEN_AI_REQUEST_STREAM] is False
     assert usage_attributes(span) == {
         "gen_ai.usage.input_tokens": message.usage.input_tokens,
         "gen_ai.usage.output_tokens": message.usage.output_tokens,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 
 import anthropic
+import httpx2
 import pytest
 from anthropic.lib.streaming import (
     AsyncMessageStream,
@@ -20,6 +21,7 @@ from anthropic.lib.streaming import (
 )
 from opentelemetry.trace import StatusCode
 
+from tokentrail.fakes.anthropic import OVERLOADED_EVENT
 from tokentrail.telemetry import semconv as sc
 
 from .conftest import REQUEST
@@ -121,23 +123,29 @@ def test_closing_a_stream_helper_part_way_ends_the_call(instrumented, api):
     assert_partial(instrumented.span(), deltas=1)
 
 
+@pytest.mark.parametrize(
+    ("cut", "raised"),
+    [
+        pytest.param(OVERLOADED_EVENT, anthropic.APIStatusError, id="error-event"),
+        pytest.param(None, httpx2.ReadError, id="connection-lost"),
+    ],
+)
 @pytest.mark.parametrize("kind", KINDS)
-def test_an_error_event_mid_stream_fails_the_call_and_keeps_what_arrived(
-    instrumented, api, fake, kind
+def test_a_stream_cut_mid_way_fails_the_call_and_keeps_what_arrived(
+    instrumented, api, fake, kind, cut, raised
 ):
-    fake.fail_stream_next(after_deltas=2)
+    fake.break_next_stream(after=5, error=cut)  # message_start, ping, block start, 2 deltas
     opener = open_stream(api, kind)
 
-    with pytest.raises(anthropic.APIStatusError) as raised:
+    with pytest.raises(raised) as caught:
         api.drain(opener) if kind == "create" else api.in_block(opener)
 
+    error_type = type(caught.value).__qualname__
     span = instrumented.span()
     assert span.status.status_code is StatusCode.ERROR
-    assert span.attributes[sc.ERROR_TYPE] == type(raised.value).__qualname__
+    assert span.attributes[sc.ERROR_TYPE] == error_type
     assert_partial(span, deltas=2)
-    assert instrumented.value(
-        sc.METRIC_REQUESTS, {sc.ERROR_TYPE: type(raised.value).__qualname__}
-    ) == 1
+    assert instrumented.value(sc.METRIC_REQUESTS, {sc.ERROR_TYPE: error_type}) == 1
 
 
 @pytest.mark.parametrize("kind", KINDS)
