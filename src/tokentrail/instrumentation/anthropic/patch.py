@@ -130,7 +130,7 @@ def _stream_manager(asynchronous: bool) -> Callable[[Runtime], Callable[..., Any
 
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
             manager = wrapped(*args, **kwargs)
-            if not is_instrumentation_enabled():
+            if runtime.closed or not is_instrumentation_enabled():
                 return manager
             try:
                 return proxy(manager, enter, instance, kwargs)
