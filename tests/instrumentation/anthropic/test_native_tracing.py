@@ -158,3 +158,24 @@ def test_without_the_hook_calls_on_traced_clients_are_metrics_only(global_tracer
         assert span.instrumentation_scope.name == "tokentrail"
     finally:
         tokentrail.uninstrument()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_the_tool_runners_model_requests_are_chat_spans_under_its_span(
+    global_tracer, instrumented, fake, stream
+):
+    @anthropic.beta_tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return "sunny"
+
+    runner = fake.client().beta.messages.tool_runner(**REQUEST, tools=[get_weather], stream=stream)
+    for item in runner:
+        if stream:
+            list(item)
+
+    chat, runner_span = instrumented.spans()
+    assert chat.name == f"chat {MODEL}"
+    assert runner_span.name == "anthropic.messages.tool_runner"
+    assert chat.parent.span_id == runner_span.context.span_id
+    assert spans_with_usage(instrumented) == [chat]
