@@ -77,6 +77,11 @@ class Operation:
     def response(self, result: Any) -> Response:
         return EMPTY_RESPONSE
 
+    def failed(self, call: Call, exc: BaseException) -> Response:
+        """What arrived before the SDK call raised ``exc`` (usually nothing; a Gemini call may
+        have finished model requests that were billed)."""
+        return EMPTY_RESPONSE
+
 
 def _begin(op: Operation, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Call | None:
     try:
@@ -101,7 +106,12 @@ def _begin(op: Operation, instance: Any, args: tuple, kwargs: dict[str, Any]) ->
 
 def _fail(op: Operation, call: Call, exc: BaseException) -> None:
     try:
-        call.fail(exc)
+        response = op.failed(call, exc)
+    except Exception as error:
+        _guard.report(f"{op.site}.failed", error)
+        response = EMPTY_RESPONSE
+    try:
+        call.fail(exc, response)
     except Exception as error:
         _guard.report(f"{op.site}.fail", error)
 
