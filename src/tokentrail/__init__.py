@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
+    from .instrumentation.google_genai import GoogleGenAIInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
     from .runtime import Runtime
 
@@ -44,6 +45,7 @@ __all__ = [
     "BudgetStoreUnavailableError",
     "ConfigurationError",
     "Cost",
+    "GoogleGenAIInstrumentor",
     "OpenAIInstrumentor",
     "TokenTrailError",
     "Usage",
@@ -62,6 +64,11 @@ PROVIDERS: dict[str, tuple[str, str, str]] = {
         "openai",
         "tokentrail.instrumentation.openai:OpenAIInstrumentor",
         "tokentrail_openai",
+    ),
+    "google_genai": (
+        "google.genai",
+        "tokentrail.instrumentation.google_genai:GoogleGenAIInstrumentor",
+        "tokentrail_google_genai",
     ),
 }
 
@@ -192,4 +199,8 @@ def __getattr__(name: str) -> Any:
         from .instrumentation.openai import OpenAIInstrumentor
 
         return OpenAIInstrumentor
+    if name == "GoogleGenAIInstrumentor":
+        from .instrumentation.google_genai import GoogleGenAIInstrumentor
+
+        return GoogleGenAIInstrumentor
     raise AttributeError(f"module 'tokentrail' has no attribute {name!r}")
