@@ -19,6 +19,7 @@ reported: see ``RequestLog``.
 from __future__ import annotations
 
 import importlib
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from time import time_ns
 from typing import Any, ClassVar
@@ -367,7 +368,11 @@ class GenerateContentStream(GenerateContent):
                 capture_content=self.capture_content,
             )
         watch = watch_async if self.asynchronous else watch_sync
-        return watch(result, call, _UserStream(self, call, chunks))
+        stream = watch(result, call, _UserStream(self, call, chunks))
+        # A generator that is never started is dropped without running any of its code: end
+        # the call then (nothing was sent), so that a budget reservation is released.
+        weakref.finalize(stream, _never_read, call).atexit = False
+        return stream
 
 
 class _UserStream:
@@ -391,6 +396,16 @@ class _UserStream:
         if response is None:
             response = self._chunks.response() if self._chunks is not None else EMPTY_RESPONSE
         return response
+
+
+def _never_read(call: Call) -> None:
+    if call.ended:
+        return
+    try:
+        call.container = True  # no request was sent: nothing to bill or count
+        call.end(EMPTY_RESPONSE)
+    except Exception as exc:
+        _guard.report("google_genai.stream.unread", exc)
 
 
 class EmbedContent(_GeminiOperation):
