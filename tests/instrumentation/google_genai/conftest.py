@@ -98,14 +98,32 @@ class Gemini:
 
     # -- streams ---------------------------------------------------------------------------------
 
-    def drain(self, stream: Any) -> list[Any]:
+    def drain(self, stream: Any, into: list[Any] | None = None) -> list[Any]:
+        """Read every chunk (into ``into`` as they come, so that they are kept if the
+        stream fails)."""
+        chunks = [] if into is None else into
         if not self.asynchronous:
-            return list(stream)
+            chunks.extend(stream)
+            return chunks
 
         async def collect() -> list[Any]:
-            return [chunk async for chunk in stream]
+            async for chunk in stream:
+                chunks.append(chunk)
+            return chunks
 
         return self.wait(collect())
+
+    def raise_while_reading(self, stream: Any, exc: BaseException) -> None:
+        """Raise ``exc`` from the body of the caller's loop at the first chunk."""
+        if not self.asynchronous:
+            for _ in stream:
+                raise exc
+
+        async def run() -> None:
+            async for _ in stream:
+                raise exc
+
+        self.wait(run())
 
     def take(self, stream: Any, n: int) -> list[Any]:
         """The next ``n`` chunks, leaving the stream open."""

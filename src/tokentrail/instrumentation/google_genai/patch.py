@@ -399,7 +399,9 @@ class _UserStream:
 
 
 def _never_read(call: Call) -> None:
-    if call.ended:
+    # Also called for a started generator, just before its own ``GeneratorExit`` ends the call
+    # (a generator's weak references die first): a started one has had a chunk, or has ended.
+    if call.ended or call.time_to_first_chunk is not None:
         return
     try:
         call.container = True  # no request was sent: nothing to bill or count
