@@ -118,6 +118,7 @@ class Gemini:
         if not self.asynchronous:
             for _ in stream:
                 raise exc
+            return
 
         async def run() -> None:
             async for _ in stream:
