@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import genai_prices
 import pytest
 from google.genai import types
 from opentelemetry.trace import SpanKind, StatusCode
@@ -271,3 +272,23 @@ def test_attribution_is_on_the_span_and_the_metrics(gemini, instrumented):
     assert span.attributes["tokentrail.feature"] == "search"
     assert span.attributes["user.id"] == "u-42"
     assert instrumented.value(REQUESTS, {"tokentrail.team": "core"}) == 1
+
+
+@pytest.mark.parametrize("vertexai", [False, True], ids=["gemini-api", "vertex"])
+@pytest.mark.parametrize("tier", ["flex", "priority"])
+def test_the_service_tier_selects_its_price(gemini, instrumented, tier, vertexai):
+    """``config.service_tier`` (or, on Vertex, the response's ``traffic_type``) picks
+    genai-prices' ``service_tier`` price variant."""
+    model = "gemini-3.8-flash-tts"  # a Gemini model with flex and priority prices
+    client = gemini.other(vertexai=True) if vertexai else gemini
+    response = client.generate(model=model, config={"service_tier": tier.upper()})
+
+    data = response.model_dump(mode="json", by_alias=True, exclude_none=True)
+    usage = genai_prices.extract_usage(data, provider_id="google").usage
+    expected = genai_prices.calc_price(
+        usage, model, provider_id="google", price_context={"service_tier": tier}
+    ).total_price
+    standard = genai_prices.calc_price(usage, model, provider_id="google").total_price
+    cost = Decimal(str(instrumented.span().attributes["gen_ai.usage.cost"]))
+    assert cost == expected
+    assert cost != standard
