@@ -115,7 +115,7 @@ def request_tier(config: Any) -> str | None:
 def price_context(metadata: Any, tier: str | None) -> tuple[tuple[str, str], ...]:
     """The response's traffic type, when it has one, says what was served; else the request's
     tier applies."""
-    traffic = getattr(metadata, "traffic_type", None) if metadata is not None else None
+    traffic = _field_of(metadata, "traffic_type") if metadata is not None else None
     if traffic is not None:
         tier = _TIERS_BY_TRAFFIC.get(getattr(traffic, "value", traffic))
     return _PRICE_CONTEXTS[tier] if tier else ()
@@ -124,8 +124,24 @@ def price_context(metadata: Any, tier: str | None) -> tuple[tuple[str, str], ...
 # -- usage -----------------------------------------------------------------------------------
 
 
+_model_fields: dict[type, frozenset[str] | None] = {}
+
+
+def _field_of(obj: Any, name: str) -> Any:
+    """``obj.name`` or None. A field an SDK version lacks is never looked up on a pydantic
+    model: a missing attribute costs microseconds there (``__getattr__`` raises)."""
+    cls = type(obj)
+    fields = _model_fields.get(cls, ())
+    if fields == ():
+        declared = getattr(cls, "model_fields", None)
+        fields = _model_fields[cls] = frozenset(declared) if isinstance(declared, dict) else None
+    if fields is not None and name not in fields:
+        return None
+    return getattr(obj, name, None)
+
+
 def _count(obj: Any, name: str) -> int:
-    value = getattr(obj, name, None)
+    value = _field_of(obj, name)
     return value if isinstance(value, int) else 0
 
 
@@ -167,7 +183,7 @@ _DETAIL_LISTS = (
 def _details(metadata: Any) -> tuple[tuple[str, int], ...]:
     found: dict[str, int] | None = None
     for field, keys_by_modality in _DETAIL_LISTS:
-        for entry in getattr(metadata, field, None) or ():
+        for entry in _field_of(metadata, field) or ():
             modality = getattr(entry, "modality", None)
             keys = keys_by_modality.get(getattr(modality, "value", modality))
             count = getattr(entry, "token_count", None)

@@ -47,9 +47,8 @@ class ChunkAccumulator:
             self._first = chunk
         candidates = chunk.candidates
         if candidates:
-            reasons = ex.finish_reasons(candidates)
-            if reasons:
-                self._finish = reasons
+            if candidates[0].finish_reason is not None or len(candidates) > 1:
+                self._finish = ex.finish_reasons(candidates) or self._finish
             if self._text is not None:
                 self._text.extend(_texts(candidates[0]))
         return True
