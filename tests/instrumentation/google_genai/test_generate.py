@@ -265,6 +265,25 @@ def test_content_is_recorded_when_asked_for(gemini, telemetry):
     ]
 
 
+def test_streamed_content_is_recorded_when_asked_for(gemini, telemetry):
+    tokentrail.instrument(
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        capture_content=True,
+    )
+    try:
+        chunks = gemini.drain(gemini.stream())
+    finally:
+        tokentrail.uninstrument()
+
+    (message,) = json.loads(telemetry.span().attributes["gen_ai.output.messages"])
+    assert message == {
+        "role": "assistant",
+        "parts": [{"type": "text", "content": "".join(c.text for c in chunks)}],
+        "finish_reason": "STOP",
+    }
+
+
 def test_attribution_is_on_the_span_and_the_metrics(gemini, instrumented):
     with tokentrail.attribute(feature="search", team="core", user_id="u-42"):
         gemini.generate()

@@ -18,7 +18,7 @@ from ...usage import Usage
 
 __all__ = [
     "Endpoint",
-    "embed_response",
+    "embed_usage",
     "endpoint_of",
     "generate_response",
     "model_name",
@@ -77,14 +77,33 @@ def model_name(model: Any) -> str | None:
     return model
 
 
+_model_fields: dict[type, frozenset[str] | None] = {}
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj.name`` (``obj[name]`` for a dict), or None. A field that this SDK version's model
+    lacks is never looked up: on a pydantic model a missing attribute costs microseconds
+    (``__getattr__`` raises)."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    cls = type(obj)
+    fields = _model_fields.get(cls, ())
+    if fields == ():
+        declared = getattr(cls, "model_fields", None)
+        fields = _model_fields[cls] = frozenset(declared) if isinstance(declared, dict) else None
+    if fields is not None and name not in fields:
+        return None
+    return getattr(obj, name, None)
+
+
 def config_value(config: Any, name: str, wire_name: str) -> Any:
     """A field of a ``GenerateContentConfig`` or of a config dict (snake or camel case)."""
     if config is None:
         return None
-    if isinstance(config, Mapping):
-        value = config.get(name)
-        return config.get(wire_name) if value is None else value
-    return getattr(config, name, None)
+    value = field(config, name)
+    if value is None and isinstance(config, Mapping):
+        value = config.get(wire_name)
+    return value
 
 
 def given_int(value: Any) -> int | None:
@@ -115,7 +134,7 @@ def request_tier(config: Any) -> str | None:
 def price_context(metadata: Any, tier: str | None) -> tuple[tuple[str, str], ...]:
     """The response's traffic type, when it has one, says what was served; else the request's
     tier applies."""
-    traffic = _field_of(metadata, "traffic_type") if metadata is not None else None
+    traffic = field(metadata, "traffic_type") if metadata is not None else None
     if traffic is not None:
         tier = _TIERS_BY_TRAFFIC.get(getattr(traffic, "value", traffic))
     return _PRICE_CONTEXTS[tier] if tier else ()
@@ -124,24 +143,8 @@ def price_context(metadata: Any, tier: str | None) -> tuple[tuple[str, str], ...
 # -- usage -----------------------------------------------------------------------------------
 
 
-_model_fields: dict[type, frozenset[str] | None] = {}
-
-
-def _field_of(obj: Any, name: str) -> Any:
-    """``obj.name`` or None. A field an SDK version lacks is never looked up on a pydantic
-    model: a missing attribute costs microseconds there (``__getattr__`` raises)."""
-    cls = type(obj)
-    fields = _model_fields.get(cls, ())
-    if fields == ():
-        declared = getattr(cls, "model_fields", None)
-        fields = _model_fields[cls] = frozenset(declared) if isinstance(declared, dict) else None
-    if fields is not None and name not in fields:
-        return None
-    return getattr(obj, name, None)
-
-
 def _count(obj: Any, name: str) -> int:
-    value = _field_of(obj, name)
+    value = field(obj, name)
     return value if isinstance(value, int) else 0
 
 
@@ -182,8 +185,8 @@ _DETAIL_LISTS = (
 
 def _details(metadata: Any) -> tuple[tuple[str, int], ...]:
     found: dict[str, int] | None = None
-    for field, keys_by_modality in _DETAIL_LISTS:
-        for entry in _field_of(metadata, field) or ():
+    for name, keys_by_modality in _DETAIL_LISTS:
+        for entry in field(metadata, name) or ():
             modality = getattr(entry, "modality", None)
             keys = keys_by_modality.get(getattr(modality, "value", modality))
             count = getattr(entry, "token_count", None)
@@ -280,7 +283,7 @@ def generate_response(response: Any, *, tier: str | None, capture_content: bool)
 def embed_usage(response: Any) -> Usage | None:
     """``EmbedContentResponse.usage_metadata`` (3.1+), else Vertex's per-embedding
     ``statistics.token_count``; None when the response says nothing."""
-    usage = usage_of(getattr(response, "usage_metadata", None))
+    usage = usage_of(field(response, "usage_metadata"))
     if usage is not None:
         return usage
     counts = [
@@ -292,63 +295,54 @@ def embed_usage(response: Any) -> Usage | None:
     return None
 
 
-def embed_response(response: Any, estimate: Usage) -> Response:
-    """An ``EmbedContentResponse``; ``estimate`` stands in when it reports no usage."""
-    return Response(embed_usage(response) or estimate)
-
-
 # -- content capture (only with capture_content=True) ---------------------------------------
 
 _ROLES = {"model": "assistant"}
 
 
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
 def _part(part: Any) -> dict[str, Any] | None:
     if isinstance(part, str):
         return {"type": "text", "content": part}
-    text = _field(part, "text")
+    text = field(part, "text")
     if isinstance(text, str):
-        kind = "reasoning" if _field(part, "thought") else "text"
+        kind = "reasoning" if field(part, "thought") else "text"
         return {"type": kind, "content": text}
-    call = _field(part, "function_call")
+    call = field(part, "function_call")
     if call is not None:
         return {
             "type": "tool_call",
-            "id": _field(call, "id"),
-            "name": _field(call, "name"),
-            "arguments": _field(call, "args"),
+            "id": field(call, "id"),
+            "name": field(call, "name"),
+            "arguments": field(call, "args"),
         }
-    result = _field(part, "function_response")
+    result = field(part, "function_response")
     if result is not None:
         return {
             "type": "tool_call_response",
-            "id": _field(result, "id"),
-            "response": _field(result, "response"),
+            "id": field(result, "id"),
+            "response": field(result, "response"),
         }
-    blob = _field(part, "inline_data")
+    blob = field(part, "inline_data")
     if blob is not None:
-        return {"type": "blob", "mime_type": _field(blob, "mime_type")}
-    file = _field(part, "file_data")
+        return {"type": "blob", "mime_type": field(blob, "mime_type")}
+    file = field(part, "file_data")
     if file is not None:
         return {
             "type": "uri",
-            "uri": _field(file, "file_uri"),
-            "mime_type": _field(file, "mime_type"),
+            "uri": field(file, "file_uri"),
+            "mime_type": field(file, "mime_type"),
         }
     return None
 
 
 def _message(content: Any, default_role: str) -> dict[str, Any]:
-    parts = _field(content, "parts")
+    parts = field(content, "parts")
     if parts is None:  # a bare part or string is a user turn of one part
         items = [content]
         role = default_role
     else:
         items = parts
-        role = _field(content, "role") or default_role
+        role = field(content, "role") or default_role
     return {
         "role": _ROLES.get(role, role),
         "parts": [p for p in map(_part, items) if p is not None],
@@ -373,6 +367,12 @@ def system_instructions(config: Any) -> str | None:
     if instruction is None:
         return None
     return _dumps(_message(instruction, "system")["parts"])
+
+
+def text_output(texts: list[str], finish_reason: str) -> str:
+    """A streamed answer's text as ``gen_ai.output.messages``."""
+    parts = [{"type": "text", "content": "".join(texts)}]
+    return _dumps([{"role": "assistant", "parts": parts, "finish_reason": finish_reason}])
 
 
 def output_messages(candidates: Any) -> str | None:

@@ -173,7 +173,9 @@ def _open(log: RequestLog, streamed: bool) -> ModelRequest | None:
         return None
 
 
-def _close(request: ModelRequest | None, result: Any = None, exc: BaseException | None = None):
+def _close(
+    request: ModelRequest | None, result: Any = None, exc: BaseException | None = None
+) -> None:
     if request is None:
         return
     try:

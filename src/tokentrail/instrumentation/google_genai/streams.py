@@ -66,17 +66,8 @@ class ChunkAccumulator:
             )
         attributes = None
         if self._text:
-            attributes = {
-                GEN_AI_OUTPUT_MESSAGES: ex._dumps(
-                    [
-                        {
-                            "role": "assistant",
-                            "parts": [{"type": "text", "content": "".join(self._text)}],
-                            "finish_reason": self._finish[0] if self._finish else "",
-                        }
-                    ]
-                )
-            }
+            finish = self._finish[0] if self._finish else ""
+            attributes = {GEN_AI_OUTPUT_MESSAGES: ex.text_output(self._text, finish)}
         first = self._first
         return Response(
             usage,
