@@ -88,6 +88,11 @@ class Runtime:
         """Make this runtime's prices the ones ``calc_cost()`` uses."""
         pricing.set_active_book(self.price_book)
 
+    @property
+    def closed(self) -> bool:
+        """Closed by ``uninstrument()``: wrappers that outlive it no longer report here."""
+        return self._closed
+
     def close(self) -> None:
         if self._closed:
             return

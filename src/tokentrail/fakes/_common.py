@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import threading
@@ -77,6 +78,39 @@ class Failure:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    #: raised by the transport instead of answering (connection refused, timeout ...)
+    exception: BaseException | None = None
+
+
+@dataclass
+class StreamBreak:
+    after: int
+    error: dict[str, Any] | None = None
+
+
+def broken_body(http: Any, parts: list[bytes], error: BaseException) -> Any:
+    """A response body (sync and async) that delivers ``parts`` and then loses the
+    connection: reading on raises ``error`` (the HTTP library's read error)."""
+    return _broken_body_class(http)(parts, error)
+
+
+@functools.cache
+def _broken_body_class(http: Any) -> type:
+    class BrokenBody(http.SyncByteStream, http.AsyncByteStream):
+        def __init__(self, parts: list[bytes], error: BaseException) -> None:
+            self.parts = parts
+            self.error = error
+
+        def __iter__(self) -> Any:
+            yield from self.parts
+            raise self.error
+
+        async def __aiter__(self) -> Any:
+            for part in self.parts:
+                yield part
+            raise self.error
+
+    return BrokenBody
 
 
 class FakeServer:
@@ -87,6 +121,7 @@ class FakeServer:
         self.latency = latency
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self._failures: deque[Failure] = deque()
+        self._stream_breaks: deque[StreamBreak] = deque()
         self._seen_prefixes: set[str] = set()
         self._lock = threading.Lock()
 
@@ -101,6 +136,22 @@ class FakeServer:
         """Answer the next ``times`` requests with an HTTP error."""
         for _ in range(times):
             self._failures.append(Failure(status, body or self.error_body(status), headers or {}))
+
+    def raise_next(self, exception: BaseException, *, times: int = 1) -> None:
+        """Make the transport raise ``exception`` for the next ``times`` requests, as a
+        refused connection or a timeout does (the SDK wraps it in its own error)."""
+        for _ in range(times):
+            self._failures.append(Failure(0, {}, exception=exception))
+
+    def break_next_stream(self, *, after: int = 1, error: dict[str, Any] | None = None) -> None:
+        """Cut the next streamed answer after ``after`` events: the connection drops
+        mid-body (the transport raises a read error), or, with ``error``, the server sends
+        that error object as a last event (as APIs do when they fail mid-stream)."""
+        self._stream_breaks.append(StreamBreak(after, error))
+
+    def _take_stream_break(self) -> StreamBreak | None:
+        with self._lock:
+            return self._stream_breaks.popleft() if self._stream_breaks else None
 
     def error_body(self, status: int) -> dict[str, Any]:
         return {"error": {"message": f"fake error {status}", "type": "server_error", "code": None}}

@@ -11,13 +11,16 @@ reasoning tokens for reasoning models.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from ._common import FakeServer, count_text, http_module, stable_int, text_of
+from ._common import FakeServer, broken_body, count_text, http_module, stable_int, text_of
 
 __all__ = ["FakeOpenAI"]
 
 BASE_URL = "https://api.openai.com/v1"
+AZURE_ENDPOINT = "https://fake-resource.openai.azure.com"
+AZURE_API_VERSION = "2024-10-21"
 
 #: what the API answers in ``model`` for an alias
 SNAPSHOTS = {
@@ -38,8 +41,9 @@ class FakeOpenAI(FakeServer):
 
     ``usage`` fixes the usage object of every answer (OpenAI wire format, chat shape) instead
     of deriving it from the request; ``stream_chunks`` fixes how many content chunks a stream
-    has; ``include_usage_always`` sends stream usage even when not asked for (like some
-    OpenAI-compatible servers).
+    has; ``deployments`` maps Azure deployment names to the models they serve (Azure answers
+    with the model's name). A ``response_format``/``text.format`` JSON schema is answered with
+    JSON that matches it, so ``.parse()`` works.
     """
 
     def __init__(
@@ -48,10 +52,12 @@ class FakeOpenAI(FakeServer):
         latency: float = 0.0,
         usage: dict[str, Any] | None = None,
         stream_chunks: int | None = None,
+        deployments: dict[str, str] | None = None,
     ) -> None:
         super().__init__(latency=latency)
         self.usage = usage
         self.stream_chunks = stream_chunks
+        self.deployments = dict(deployments or {})
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -83,6 +89,27 @@ class FakeOpenAI(FakeServer):
             **kwargs,
         )
 
+    def azure_client(
+        self, *, azure_endpoint: str = AZURE_ENDPOINT, asynchronous: bool = False, **kwargs: Any
+    ) -> Any:
+        """An ``AzureOpenAI`` (or ``AsyncAzureOpenAI``) client; ``model`` is the deployment."""
+        import openai
+
+        http = http_module("openai._base_client")
+        client_class, http_client = (
+            (openai.AsyncAzureOpenAI, http.AsyncClient)
+            if asynchronous
+            else (openai.AzureOpenAI, http.Client)
+        )
+        return client_class(
+            api_key="fake-azure-key-for-tests",
+            api_version=AZURE_API_VERSION,
+            azure_endpoint=azure_endpoint,
+            http_client=http_client(transport=http.MockTransport(self.handler)),
+            max_retries=0,
+            **kwargs,
+        )
+
     # -- the server ----------------------------------------------------------------------------
 
     def handler(self, request: Any) -> Any:
@@ -91,7 +118,12 @@ class FakeOpenAI(FakeServer):
         body = json.loads(request.content or b"{}")
         failure = self._record(path, body)
         if failure is not None:
+            if failure.exception is not None:
+                raise failure.exception
             return http.Response(failure.status, json=failure.body, headers=failure.headers)
+        deployment = _DEPLOYMENT.search(path)
+        if deployment and "model" in body:  # Azure answers with the deployment's model
+            body = {**body, "model": self.deployments.get(deployment.group(1), body["model"])}
         if path.endswith("/chat/completions"):
             return self._chat(http, body)
         if path.endswith("/responses"):
@@ -105,13 +137,19 @@ class FakeOpenAI(FakeServer):
         )
 
     def _sse(self, http: Any, events: list[tuple[str | None, dict[str, Any]]]) -> Any:
-        text = "".join(
-            (f"event: {name}\n" if name else "") + f"data: {json.dumps(data)}\n\n"
-            for name, data in events
-        )
-        if events and events[0][0] is None:
+        headers = {"content-type": "text/event-stream"}
+        cut = self._take_stream_break()
+        if cut is not None:
+            events = events[: cut.after]
+            if cut.error is None:  # the connection drops
+                parts = [_event_text(name, data).encode() for name, data in events]
+                error = http.ReadError("peer closed connection without sending complete body")
+                return http.Response(200, headers=headers, stream=broken_body(http, parts, error))
+            events = [*events, (None, cut.error)]
+        text = "".join(_event_text(name, data) for name, data in events)
+        if cut is None and events and events[0][0] is None:
             text += "data: [DONE]\n\n"
-        return http.Response(200, text=text, headers={"content-type": "text/event-stream"})
+        return http.Response(200, text=text, headers=headers)
 
     def _serial(self, body: dict[str, Any]) -> str:
         return f"{stable_int(json.dumps(body), len(self.requests), modulo=10**12):012d}"
@@ -147,9 +185,7 @@ class FakeOpenAI(FakeServer):
     def chat_body(self, body: dict[str, Any]) -> dict[str, Any]:
         usage = self.chat_usage(body)
         model = str(body.get("model", ""))
-        visible = (
-            usage["completion_tokens"] - usage["completion_tokens_details"]["reasoning_tokens"]
-        )
+        visible = usage["completion_tokens"] - _reasoning(usage)
         return {
             "id": f"chatcmpl-{self._serial(body)}",
             "object": "chat.completion",
@@ -164,7 +200,8 @@ class FakeOpenAI(FakeServer):
                     "logprobs": None,
                     "message": {
                         "role": "assistant",
-                        "content": text_of(max(visible * 3 // 4, 1), model),
+                        "content": _structured(body.get("response_format"))
+                        or text_of(max(visible * 3 // 4, 1), model),
                         "refusal": None,
                         "annotations": [],
                     },
@@ -246,14 +283,8 @@ class FakeOpenAI(FakeServer):
     def response_body(self, body: dict[str, Any], status: str = "completed") -> dict[str, Any]:
         chat = self.chat_usage(body, prompt_key="input")
         model = str(body.get("model", ""))
-        text = text_of(
-            max(
-                (chat["completion_tokens"] - chat["completion_tokens_details"]["reasoning_tokens"])
-                * 3
-                // 4,
-                1,
-            ),
-            model,
+        text = _structured((body.get("text") or {}).get("format")) or text_of(
+            max((chat["completion_tokens"] - _reasoning(chat)) * 3 // 4, 1), model
         )
         return {
             "id": f"resp_{self._serial(body)}",
@@ -279,11 +310,11 @@ class FakeOpenAI(FakeServer):
                 "output_tokens": chat["completion_tokens"],
                 "total_tokens": chat["total_tokens"],
                 "input_tokens_details": {
-                    "cached_tokens": chat["prompt_tokens_details"]["cached_tokens"]
+                    key: value
+                    for key, value in (chat.get("prompt_tokens_details") or {}).items()
+                    if key in ("cached_tokens", "cache_write_tokens")
                 },
-                "output_tokens_details": {
-                    "reasoning_tokens": chat["completion_tokens_details"]["reasoning_tokens"]
-                },
+                "output_tokens_details": {"reasoning_tokens": _reasoning(chat)},
             },
         }
 
@@ -407,3 +438,43 @@ class FakeOpenAI(FakeServer):
         if (body.get("stream_options") or {}).get("include_usage"):
             chunks.append((None, {**base, "choices": [], "usage": usage}))
         return self._sse(http, chunks)
+
+
+def _reasoning(usage: dict[str, Any]) -> int:
+    return (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+
+
+_DEPLOYMENT = re.compile(r"/deployments/([^/]+)/")
+
+
+def _event_text(name: str | None, data: dict[str, Any]) -> str:
+    return (f"event: {name}\n" if name else "") + f"data: {json.dumps(data)}\n\n"
+
+
+def _structured(format_: Any) -> str | None:
+    """JSON that matches a structured-output request's schema (chat ``response_format`` or
+    responses ``text.format``), or None for a free-text request."""
+    if not isinstance(format_, dict) or format_.get("type") != "json_schema":
+        return None
+    schema = format_.get("json_schema", format_).get("schema")
+    if not isinstance(schema, dict):
+        return None
+    return json.dumps(_instance(schema, schema.get("$defs", {}), "value"))
+
+
+def _instance(schema: dict[str, Any], defs: dict[str, Any], seed: str) -> Any:
+    """A value of ``schema`` (the subset of JSON Schema that structured outputs use)."""
+    if "$ref" in schema:
+        return _instance(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, seed)
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return _instance(schema["anyOf"][0], defs, seed)
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: _instance(sub, defs, name) for name, sub in properties.items()}
+    if kind == "array":
+        return [_instance(schema.get("items", {}), defs, seed)]
+    return {"integer": 42, "number": 4.2, "boolean": True, "null": None}.get(kind, text_of(3, seed))

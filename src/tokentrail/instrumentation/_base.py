@@ -128,8 +128,23 @@ def _complete(op: Operation, call: Call, result: Any) -> Any:
     return result
 
 
+def _current(wrapped: Callable[..., Any], instance: Any, wrapper: Callable[..., Any]) -> Any:
+    """What a call through a wrapper of an uninstrumented runtime should run instead.
+
+    The Stainless SDKs' ``with_raw_response``/``with_streaming_response`` keep the bound method
+    they found when first used: after ``uninstrument()`` such a stale wrapper goes through
+    whatever the class has now (the SDK's own method, or the wrapper of a new ``instrument()``).
+    """
+    current = getattr(instance, getattr(wrapped, "__name__", ""), None)
+    if current is None or getattr(current, "_self_wrapper", None) is wrapper:
+        return wrapped
+    return current
+
+
 def sync_wrapper(op: Operation) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if op.runtime.closed:
+            return _current(wrapped, instance, wrapper)(*args, **kwargs)
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         call = _begin(op, instance, args, kwargs)
@@ -169,6 +184,8 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
         return _complete(op, call, result)
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if op.runtime.closed:
+            return _current(wrapped, instance, wrapper)(*args, **kwargs)
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         return run(wrapped, instance, args, kwargs)

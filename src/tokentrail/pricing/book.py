@@ -52,11 +52,15 @@ class PriceBook:
 
     def _resolve(self, key: tuple) -> tuple[object | None, float | None]:
         provider, model, request_model, price_context = key
-        pricer, varies = None, False
-        for name in dict.fromkeys(m for m in (model, request_model) if m):
-            pricer, varies = self._find(provider, name, dict(price_context))
-            if pricer is not None:
-                break
+        names = list(dict.fromkeys(m for m in (model, request_model) if m))
+        # an override for either name wins over genai-prices for both: a user who prices
+        # "gpt-4o" means the calls that ask for it, whatever snapshot answers
+        pricer, varies = self._override(provider, names), False
+        if pricer is None:
+            for name in names:
+                pricer, varies = self._find(provider, name, dict(price_context))
+                if pricer is not None:
+                    break
         if pricer is None:
             self._warn_unpriced(provider, model or request_model or "")
         entry = (pricer, time.monotonic() + _VARYING_TTL_S if varies else None)
@@ -65,10 +69,14 @@ class PriceBook:
         self._cache[key] = entry
         return entry
 
+    def _override(self, provider: str, names: list[str]):
+        for name in names:
+            for override in self.overrides:
+                if override.matches(provider, name):
+                    return override.price
+        return None
+
     def _find(self, provider: str, model: str, context: dict[str, str]):
-        for override in self.overrides:
-            if override.matches(provider, model):
-                return override.price, False
         resolved = resolve(provider, model, context)
         if resolved is None:
             return None, False

@@ -129,6 +129,8 @@ class Emitter:
             attributes: dict[str, Any] = {
                 sc.GEN_AI_OPERATION_NAME: request.operation,
                 sc.GEN_AI_PROVIDER_NAME: request.provider,
+                # known for every call: False says "not streamed", which dashboards can filter
+                sc.GEN_AI_REQUEST_STREAM: request.stream,
             }
             if request.model:
                 attributes[sc.GEN_AI_REQUEST_MODEL] = request.model
@@ -136,8 +138,6 @@ class Emitter:
                 attributes[sc.SERVER_ADDRESS] = request.server_address
             if request.server_port:
                 attributes[sc.SERVER_PORT] = request.server_port
-            if request.stream:
-                attributes[sc.GEN_AI_REQUEST_STREAM] = True
             if request.max_tokens is not None:
                 attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] = request.max_tokens
             if request.temperature is not None:
@@ -406,15 +406,24 @@ class Call:
                 _guard.report("pricing", exc)
         elif error_type is not None:
             self.cost = NOT_BILLED
+        # Span, metrics and listeners fail independently: a bug in one must neither leave the
+        # span open nor keep the spend from the budgets.
         span = self.span
         if span is not None:
-            span.set_attributes(self._span_attributes(response, error_type))
-            if error_type is not None:
-                span.set_status(Status(StatusCode.ERROR, error_type))
-            span.end(end_time)
+            try:
+                span.set_attributes(self._span_attributes(response, error_type))
+                if error_type is not None:
+                    span.set_status(Status(StatusCode.ERROR, error_type))
+            except Exception as exc:
+                _guard.report("span", exc)
+            finally:
+                span.end(end_time)
         if not self.container:
-            series = emitter._series_for(request, response.model, self.attribution)
-            emitter._record(self, series, error_type)
+            try:
+                series = emitter._series_for(request, response.model, self.attribution)
+                emitter._record(self, series, error_type)
+            except Exception as exc:
+                _guard.report("metrics", exc)
         for listener in emitter.listeners:
             try:
                 listener(self)

@@ -35,11 +35,11 @@ class StreamAccumulator(Protocol):
 def _end(call: Call, accumulator: StreamAccumulator, exc: BaseException | None) -> None:
     if call.ended:
         return
+    failure = None
     try:
         response = accumulator.response()
     except Exception as error:
-        _guard.report("stream.response", error)
-        response = EMPTY_RESPONSE
+        failure, response = error, EMPTY_RESPONSE
     try:
         if exc is None:
             call.end(response)
@@ -47,6 +47,10 @@ def _end(call: Call, accumulator: StreamAccumulator, exc: BaseException | None) 
             call.fail(exc, response)
     except Exception as error:
         _guard.report("stream.end", error)
+    # reported after the call has ended: strict mode re-raises, and a call left open would
+    # be ended a second time when the stream is collected
+    if failure is not None:
+        _guard.report("stream.response", failure)
 
 
 def _add(call: Call, accumulator: StreamAccumulator, item: Any) -> bool:

@@ -187,7 +187,7 @@ def test_a_chat_turn_is_one_call(gemini, instrumented):
     spans = instrumented.spans()
     assert len(spans) == 3
     assert all(s.parent is None for s in spans)
-    assert [s.attributes.get("gen_ai.request.stream", False) for s in spans] == [
+    assert [s.attributes["gen_ai.request.stream"] for s in spans] == [
         False,
         False,
         True,

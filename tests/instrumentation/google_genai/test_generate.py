@@ -40,6 +40,7 @@ def test_generate_content_has_one_priced_span_and_one_request(gemini, instrument
         "gen_ai.request.model": MODEL,
         "gen_ai.request.max_tokens": 300,
         "gen_ai.request.temperature": 0.4,
+        "gen_ai.request.stream": False,
         "server.address": "generativelanguage.googleapis.com",
         "server.port": 443,
         "gen_ai.response.model": response.model_version,

@@ -48,19 +48,20 @@ class Endpoint:
         self.accepts_stream_usage = accepts
 
 
-_endpoints: dict[int, tuple[Any, Endpoint]] = {}
+_endpoints: dict[int, tuple[Any, frozenset[str], Endpoint]] = {}
 
 
 def endpoint_of(client: Any, extra_stream_usage_hosts: frozenset[str]) -> Endpoint:
-    """The endpoint of an ``OpenAI``/``AzureOpenAI`` client, cached per base URL object."""
+    """The endpoint of an ``OpenAI``/``AzureOpenAI`` client, cached per base URL object and
+    allow-list (a new ``instrument()`` may bring another list)."""
     url = getattr(client, "base_url", None)
     cached = _endpoints.get(id(url))
-    if cached is not None and cached[0] is url:
-        return cached[1]
+    if cached is not None and cached[0] is url and cached[1] is extra_stream_usage_hosts:
+        return cached[2]
     endpoint = _read_endpoint(client, url, extra_stream_usage_hosts)
     if len(_endpoints) > 512:
         _endpoints.clear()
-    _endpoints[id(url)] = (url, endpoint)
+    _endpoints[id(url)] = (url, extra_stream_usage_hosts, endpoint)
     return endpoint
 
 
@@ -204,18 +205,21 @@ def input_messages(messages: Any) -> str | None:
         return None
     out = []
     for message in messages:
-        if isinstance(message, Mapping):
+        if isinstance(message, str):  # a batch of prompts or embedding inputs
+            out.append({"role": "user", "parts": _parts(message)})
+        elif isinstance(message, Mapping):
             out.append(
                 {"role": str(message.get("role", "user")), "parts": _parts(message.get("content"))}
             )
-    return json.dumps(out, ensure_ascii=False)
+    return json.dumps(out, ensure_ascii=False) if out else None
 
 
 def output_messages(choices: Any) -> str | None:
     out = []
     for choice in choices or ():
         message = getattr(choice, "message", None)
-        content = getattr(message, "content", None)
+        # chat choices carry a message; legacy completion choices carry the text itself
+        content = getattr(message, "content", None) if message else getattr(choice, "text", None)
         out.append(
             {
                 "role": getattr(message, "role", "assistant") or "assistant",

@@ -1,0 +1,33 @@
+"""Zero-code instrumentation: no tokentrail import needed for telemetry.
+
+    pip install "tokentrail[openai]" opentelemetry-distro opentelemetry-exporter-otlp
+    set -a; . ./.env; set +a
+    opentelemetry-instrument python main.py
+
+tokentrail is found through its entry point (tokentrail_openai) and configured by the
+TOKENTRAIL_* variables in .env. The attribute() block is optional: it only adds who and what
+the call was for. Without OPENAI_API_KEY this talks to tokentrail's built-in fake OpenAI.
+"""
+
+import os
+
+import tokentrail
+
+if os.environ.get("OPENAI_API_KEY"):
+    import openai
+
+    client = openai.OpenAI()
+else:
+    from tokentrail.fakes.openai import FakeOpenAI
+
+    client = FakeOpenAI().client()
+
+with tokentrail.attribute(feature="release-notes", team="docs"):
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Write three release-note bullets for v2.1"}],
+        stream=True,
+    )
+    for chunk in stream:
+        print(chunk.choices[0].delta.content or "", end="")
+print()

@@ -1,0 +1,147 @@
+"""``tokentrail demo``: a realistic workload against built-in fake providers, instrumented the
+way a user would instrument their app, with a live progress line and a closing table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import TextIO
+
+import tokentrail
+
+from .ledger import Ledger
+from .workload import Runner, Step
+
+
+def _traffic(latency: float) -> list[Step]:
+    from ...fakes.openai import FakeOpenAI
+    from . import traffic_openai
+
+    return traffic_openai.steps(FakeOpenAI(latency=latency))
+
+
+_NO_EXPORT = "in-process only (set OTEL_EXPORTER_OTLP_ENDPOINT or --metrics-port to export)"
+
+
+class Progress:
+    def __init__(self, out: TextIO, total: int | None, quiet: bool) -> None:
+        self.out = out
+        self.total = total
+        self.quiet = quiet
+        self.tty = out.isatty()
+        self.done = 0
+        self._last_print = 0.0
+
+    def update(self, ledger: Ledger, label: str) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        errors = sum(ledger.errors.values())
+        unpriced = sum(ledger.unpriced_models.values())
+        status = f"${ledger.total_cost:.4f}  {errors} error(s)  {unpriced} unpriced"
+        if self.tty:
+            if self.total:
+                filled = 24 * self.done // self.total
+                bar = "█" * filled + "░" * (24 - filled)
+                line = f"\r[{bar}] {self.done}/{self.total} calls  {status}  {label[:40]:<40}"
+            else:
+                line = f"\r{self.done} calls  {status}  {label[:40]:<40}"
+            self.out.write(line)
+            self.out.flush()
+        elif time.monotonic() - self._last_print > 1.0 or self.done == self.total:
+            self._last_print = time.monotonic()
+            of = f"/{self.total}" if self.total else ""
+            print(f"  {self.done}{of} calls  {status}", file=self.out, flush=True)
+
+    def finish(self) -> None:
+        if self.tty and not self.quiet:
+            self.out.write("\n")
+
+
+class _Notes(logging.Handler):
+    """Keeps what tokentrail logs during the demo, to show it after the table."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self.messages:
+            self.messages.append(message)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    notes = _Notes()
+    logger = logging.getLogger("tokentrail")
+    logger.addHandler(notes)
+    logger.propagate = False
+    try:
+        return _run(args, out, notes)
+    finally:
+        logger.removeHandler(notes)
+        logger.propagate = True
+
+
+def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
+    from .otel_setup import setup
+
+    ledger = Ledger()
+    telemetry = setup(ledger, metrics_port=args.metrics_port, metrics_host=args.metrics_host)
+    tokentrail.instrument(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
+    steps = _traffic(args.latency)
+    runner = Runner(args.seed)
+    per_round = sum(step.weight for step in steps)
+    progress = Progress(out, None if args.forever else per_round * args.rounds, args.quiet)
+    if not args.quiet:
+        print("tokentrail demo — built-in fake providers: no API key, no network", file=out)
+        targets = telemetry.exporting_to or [_NO_EXPORT]
+        for target in targets:
+            print(f"  telemetry: {target}", file=out)
+    try:
+        rounds = 0
+        while args.forever or rounds < args.rounds:
+            for step in runner.round(steps):
+                runner.run(step)
+                progress.update(ledger, step.label)
+            rounds += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        progress.finish()
+        runner.close()
+    # every span has ended by now (the ledger sees them as they end): report, then linger
+    _report(ledger, out)
+    for message in notes.messages:
+        print(f"tokentrail: {message}", file=out)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(ledger.summary(), f, indent=2)
+    if args.linger > 0:
+        print(f"serving /metrics for {args.linger:g} s more", file=out, flush=True)
+        time.sleep(args.linger)
+    tokentrail.uninstrument()
+    telemetry.shutdown()
+    return 0
+
+
+def _report(ledger: Ledger, out: TextIO) -> None:
+    print("\nCalls, tokens and cost by feature, team and model (from the spans):\n", file=out)
+    print(ledger.table(), file=out)
+    if ledger.unpriced_models:
+        models = ", ".join(f"{m} ({n})" for m, n in ledger.unpriced_models.items())
+        print(
+            f"\nunpriced: {models} — counted as tokentrail_requests_total"
+            '{tokentrail_cost_status="unpriced"}, never as $0; add a price with '
+            "TOKENTRAIL_PRICES_FILE",
+            file=out,
+        )
+    if ledger.errors:
+        errors = ", ".join(f"{name} x{n}" for name, n in ledger.errors.items())
+        print(f"failed calls: {errors} (span status ERROR, error.type set)", file=out)

@@ -1,0 +1,105 @@
+"""``tokentrail doctor``: what would tokentrail do in this environment, and what is wrong?
+
+Checks, without touching the network: the installed SDKs against the supported ranges, other
+instrumentations of the same SDKs (two instrumentations count each call twice), and the
+``TOKENTRAIL_*`` configuration (files parse, values are valid)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import TextIO
+
+from .. import PROVIDERS
+from ..exceptions import TokenTrailError
+from ..version import __version__
+
+#: distributions known to instrument the same SDKs
+_OTHER_INSTRUMENTATIONS = {
+    "openai": ("opentelemetry-instrumentation-openai", "opentelemetry-instrumentation-openai-v2",
+               "opentelemetry-instrumentation-genai-openai", "openinference-instrumentation-openai",
+               "openlit", "traceloop-sdk", "langfuse"),
+    "anthropic": ("opentelemetry-instrumentation-anthropic",
+                  "opentelemetry-instrumentation-genai-anthropic",
+                  "openinference-instrumentation-anthropic", "openlit", "traceloop-sdk"),
+    "google_genai": ("opentelemetry-instrumentation-google-genai",
+                     "opentelemetry-instrumentation-google-generativeai",
+                     "openinference-instrumentation-google-genai", "openlit", "traceloop-sdk"),
+}  # fmt: skip
+
+
+def run(out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    problems = 0
+
+    def say(ok: bool | None, text: str) -> None:
+        nonlocal problems
+        mark = {True: "ok  ", False: "FAIL", None: "warn"}[ok]
+        problems += ok is False
+        print(f"  [{mark}] {text}", file=out)
+
+    print(f"tokentrail {__version__} on Python {sys.version.split()[0]}", file=out)
+    print("\nSDKs", file=out)
+    for name, (sdk_module, target, entry_point) in PROVIDERS.items():
+        distribution = _distribution_of(sdk_module)
+        installed = _version(distribution)
+        if installed is None:
+            print(
+                f"  [ -- ] {distribution}: not installed (pip install 'tokentrail[...]')", file=out
+            )
+            continue
+        module, cls = target.split(":")
+        instrumentor = getattr(importlib.import_module(module), cls)()
+        conflict = _conflict(instrumentor)
+        if conflict:
+            say(False, f"{distribution} {installed}: outside the supported range ({conflict})")
+        else:
+            say(True, f"{distribution} {installed}: supported; entry point {entry_point}")
+        for other in _OTHER_INSTRUMENTATIONS.get(name, ()):
+            other_version = _version(other)
+            if other_version is not None:
+                say(None, f"{other} {other_version} is installed too: if both instrument "
+                          f"{distribution}, each call is reported twice")  # fmt: skip
+
+    print("\nConfiguration", file=out)
+    disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+    if disabled:
+        say(None, f"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS={disabled}")
+    try:
+        from ..runtime import Runtime
+
+        runtime = Runtime()  # reads and validates every TOKENTRAIL_* variable, no network
+        runtime.close()
+        say(True, "TOKENTRAIL_* settings are valid")
+        overrides = len(runtime.price_book.overrides)
+        if overrides:
+            say(True, f"{overrides} price override(s) from TOKENTRAIL_PRICES_FILE")
+        if runtime.capture_content:
+            say(None, "TOKENTRAIL_CAPTURE_CONTENT is on: prompts and completions go on spans")
+    except TokenTrailError as exc:
+        say(False, str(exc))
+
+    print("\nPrices", file=out)
+    say(True, f"genai-prices {_version('genai-prices')} (bundled data, no network)")
+    print(f"\n{'no problems found' if not problems else f'{problems} problem(s)'}", file=out)
+    return 1 if problems else 0
+
+
+def _distribution_of(module: str) -> str:
+    return {"google.genai": "google-genai"}.get(module, module)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def _conflict(instrumentor) -> str | None:
+    from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+
+    conflict = get_dependency_conflicts(instrumentor.instrumentation_dependencies())
+    return str(conflict) if conflict else None

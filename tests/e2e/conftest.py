@@ -1,0 +1,174 @@
+"""Real servers for end-to-end tests, started once per session (see harness.py).
+
+Everything binds 127.0.0.1 on free ports and is stopped when the session (or, for
+``collector_factory``, the test) ends, whether it passed or not. Missing binaries skip the
+tests locally and fail them under CI (env ``CI`` set).
+
+=====================  ===========================================================================
+fixture                value
+=====================  ===========================================================================
+``jaeger``             :class:`Jaeger` -- OTLP gRPC in (``otlp_grpc``), ``traces(service)``,
+                       ``wait_for_span(service, name)``
+``webhook``            :class:`WebhookReceiver` -- ``url``, ``notifications``, ``wait_for_alert()``
+``alertmanager``       :class:`Alertmanager` -- routes every alert to ``webhook`` at once
+``prometheus``         :class:`Prometheus` -- scrapes ``collector`` every 1 s, evaluates
+                       ``E2E_RULES`` every 1 s (alert ``TokentrailE2ECostSeen`` for each job
+                       that has a cost), accepts remote write at ``url + "/api/v1/write"``;
+                       ``query()``, ``value()``, ``wait_for_value()``; rule files go in
+                       ``rules_dir`` (then POST ``/-/reload``)
+``collector``          :class:`Collector` -- collector/otelcol.yaml as shipped (content dropped,
+                       user.id kept), traces to ``jaeger``, metrics scraped by ``prometheus``;
+                       ``.endpoints`` is a :class:`CollectorEndpoints` (``otlp_http_url`` for
+                       ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``otlp_grpc``, ``prometheus_exporter``)
+``collector_factory``  ``start(*overlays, env=None) -> Collector``: more collectors for one test,
+                       e.g. another privacy setting or an example overlay; traces to ``jaeger``
+=====================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .harness import (
+    E2E_RULES,
+    Alertmanager,
+    Collector,
+    CollectorEndpoints,
+    Jaeger,
+    Process,
+    Prometheus,
+    WebhookReceiver,
+    alertmanager_config,
+    free_port,
+    free_ports,
+    http_ok,
+    jaeger_binary,
+    jaeger_config,
+    otelcol_binary,
+    prometheus_config,
+    require_binary,
+    running,
+    start_collector,
+    write_yaml,
+)
+
+
+@pytest.fixture(scope="session")
+def e2e_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def jaeger(e2e_dir: Path) -> Iterator[Jaeger]:
+    binary = jaeger_binary()
+    otlp_grpc, query_http, query_grpc = free_ports(3)
+    jaeger = Jaeger(otlp_grpc=f"127.0.0.1:{otlp_grpc}", query_http=f"127.0.0.1:{query_http}")
+    config = write_yaml(e2e_dir / "jaeger.yaml", jaeger_config(jaeger, query_grpc))
+    process = Process("jaeger", [binary, "--config", str(config)], e2e_dir / "jaeger.log")
+    with running(process, lambda: http_ok(f"{jaeger.query_url}/api/services")):
+        yield jaeger
+
+
+@pytest.fixture(scope="session")
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="session")
+def alertmanager(e2e_dir: Path, webhook: WebhookReceiver) -> Iterator[Alertmanager]:
+    binary = require_binary("prometheus-alertmanager", "apt-get install prometheus-alertmanager")
+    am = Alertmanager(f"127.0.0.1:{free_port()}")
+    config = write_yaml(e2e_dir / "alertmanager.yml", alertmanager_config(webhook.url))
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.path={e2e_dir / 'alertmanager'}",
+        f"--web.listen-address={am.address}",
+        "--cluster.listen-address=",  # no gossip port, no 3 s wait for the gossip to settle
+        "--log.level=warn",
+    ]
+    process = Process("alertmanager", argv, e2e_dir / "alertmanager.log")
+    with running(process, lambda: http_ok(f"{am.url}/-/ready")):
+        yield am
+
+
+@pytest.fixture(scope="session")
+def collector_endpoints() -> CollectorEndpoints:
+    """The default collector's addresses, chosen early: Prometheus must know what to scrape."""
+    return CollectorEndpoints.allocate()
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    e2e_dir: Path, alertmanager: Alertmanager, collector_endpoints: CollectorEndpoints
+) -> Iterator[Prometheus]:
+    binary = require_binary("prometheus", "apt-get install prometheus")
+    rules_dir = e2e_dir / "rules"
+    rules_dir.mkdir()
+    write_yaml(rules_dir / "e2e.yml", E2E_RULES)
+    prom = Prometheus(f"127.0.0.1:{free_port()}", rules_dir)
+    config = write_yaml(
+        e2e_dir / "prometheus.yml",
+        prometheus_config(collector_endpoints.prometheus_exporter, alertmanager.address, rules_dir),
+    )
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={e2e_dir / 'prometheus'}",
+        f"--web.listen-address={prom.address}",
+        "--web.enable-lifecycle",  # POST /-/reload after adding rule files
+        "--web.enable-remote-write-receiver",
+        # Firing alerts are re-sent every resend-delay (default 1 m). Alertmanager is discovered
+        # ~5 s after start, like scrape targets; a rule that fires before then must not wait.
+        "--rules.alert.resend-delay=1s",
+        "--log.level=warn",
+    ]
+    process = Process("prometheus", argv, e2e_dir / "prometheus.log")
+    with running(process, lambda: http_ok(f"{prom.url}/-/ready")):
+        yield prom
+
+
+@pytest.fixture(scope="session")
+def collector(
+    e2e_dir: Path, prometheus: Prometheus, collector_endpoints: CollectorEndpoints, jaeger: Jaeger
+) -> Iterator[Collector]:
+    # `prometheus` comes first on purpose: it scrapes its targets only ~5 s after it starts,
+    # and starting it before everything else hides most of that wait.
+    process = start_collector(
+        otelcol_binary(),
+        collector_endpoints,
+        e2e_dir / "collector.log",
+        env={"JAEGER_OTLP_ENDPOINT": jaeger.otlp_grpc},
+    )
+    with running(process, lambda: http_ok(f"http://{collector_endpoints.health_check}/")):
+        yield Collector(collector_endpoints, process)
+
+
+@pytest.fixture
+def collector_factory(tmp_path: Path, jaeger: Jaeger) -> Iterator[Callable[..., Collector]]:
+    binary = otelcol_binary()
+    numbers = itertools.count(1)
+    with contextlib.ExitStack() as stack:
+
+        def start(*overlays: Path, env: dict[str, str] | None = None) -> Collector:
+            endpoints = CollectorEndpoints.allocate()
+            process = start_collector(
+                binary,
+                endpoints,
+                tmp_path / f"collector-{next(numbers)}.log",
+                overlays=overlays,
+                env={"JAEGER_OTLP_ENDPOINT": jaeger.otlp_grpc, **(env or {})},
+            )
+            stack.enter_context(
+                running(process, lambda: http_ok(f"http://{endpoints.health_check}/"))
+            )
+            return Collector(endpoints, process)
+
+        yield start

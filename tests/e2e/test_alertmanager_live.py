@@ -1,0 +1,59 @@
+"""dashboards/alertmanager/alertmanager.yml in a real Alertmanager: a critical alert mutes its
+own warning twin, and only that one."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from tests.contract import promql
+from tests.e2e.servers import free_port, get_json, poll, running
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = promql.REPO / "dashboards" / "alertmanager" / "alertmanager.yml"
+
+
+def alert(severity: str, **labels: str) -> dict:
+    return {
+        "labels": {"alertname": "TokentrailCacheHitRatioLow", "severity": severity,
+                   "job": "app", "gen_ai_provider_name": "anthropic",
+                   "gen_ai_request_model": "claude-sonnet-4-5", "tokentrail_team": "core",
+                   **labels},
+        "annotations": {"summary": "test"},
+    }  # fmt: skip
+
+
+def test_critical_inhibits_only_its_own_warning(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(
+        "prometheus-alertmanager",
+        f"--config.file={CONFIG}",
+        f"--storage.path={tmp_path}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",  # no gossip port, no 3s settle wait
+        "--log.level=error",  # the example's secret files do not exist here
+    ) as proc:
+        poll("/-/ready", lambda: urllib.request.urlopen(url + "/-/ready", timeout=1), proc)
+        alerts = [
+            alert("critical", tokentrail_feature="rag"),
+            alert("warning", tokentrail_feature="rag"),  # its twin: muted
+            alert("warning", tokentrail_feature="support"),  # another feature: not muted
+        ]
+        get_json(url + "/api/v2/alerts", data=json.dumps(alerts).encode())
+
+        def states() -> dict[tuple[str, str], dict] | None:
+            got = get_json(url + "/api/v2/alerts")
+            out = {(a["labels"]["severity"], a["labels"]["tokentrail_feature"]): a["status"]
+                   for a in got}  # fmt: skip
+            inhibited = out.get(("warning", "rag"), {}).get("inhibitedBy")
+            return out if len(out) == 3 and inhibited else None
+
+        status = poll("the inhibition", states, proc)
+        assert status[("critical", "rag")]["state"] == "active"
+        assert status[("warning", "rag")]["state"] == "suppressed"
+        assert status[("warning", "support")]["state"] == "active"
+        assert not status[("warning", "support")]["inhibitedBy"]

@@ -1,0 +1,31 @@
+"""``tokentrail demo`` ends by itself, exits 0 and reports calls, tokens and cost by feature and
+model, with the unknown model unpriced and the failing call shown."""
+
+import json
+import subprocess
+
+from tests.demo_process import demo_command
+
+
+def test_demo_runs_and_reports(tmp_path):
+    summary = tmp_path / "summary.json"
+    result = subprocess.run(
+        demo_command("--rounds", "1", "--latency", "0", "--json", str(summary)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "OTEL_SDK_DISABLED": "false"},
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "no API key, no network" in out
+    assert "TOTAL" in out
+    assert "unpriced" in out
+    assert "acme-support-ft-v2" in out
+    assert "InternalServerError" in out
+    data = json.loads(summary.read_text())
+    assert data["calls"] == sum(line["calls"] for line in data["lines"])
+    features = {line["feature"] for line in data["lines"]}
+    assert {"search", "support-bot", "summarize", "planner", "indexing", "experiments"} <= features
+    assert float(data["total_cost_usd"]) > 0
+    assert data["unpriced_models"] == {"acme-support-ft-v2": 1}
