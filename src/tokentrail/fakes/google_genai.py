@@ -294,7 +294,7 @@ class FakeGemini(FakeServer):
             ]
         else:
             pieces = [None]  # a function call arrives in one chunk
-        chunks = []
+        chunks: list[dict[str, Any]] = []
         base = {key: final[key] for key in ("modelVersion", "responseId")}
         prompt = usage.get("promptTokenCount", 0)
         candidates = usage.get("candidatesTokenCount", 0)
@@ -317,11 +317,10 @@ class FakeGemini(FakeServer):
                     **({"thoughtsTokenCount": thoughts} if thoughts else {}),
                 }
             chunks.append({**base, "candidates": [chunk_candidate], "usageMetadata": chunk_usage})
-        text = "".join(f"data: {json.dumps(chunk)}\r\n\r\n" for chunk in chunks)
-        if self._broken_streams:
+        if self._broken_streams:  # the stream breaks off with an error event
             after, status = self._broken_streams.popleft()
-            text = "".join(f"data: {json.dumps(chunk)}\r\n\r\n" for chunk in chunks[:after])
-            text += f"data: {json.dumps(self.error_body(status))}\r\n\r\n"
+            chunks = [*chunks[:after], self.error_body(status)]
+        text = "".join(f"data: {json.dumps(chunk)}\r\n\r\n" for chunk in chunks)
         return http.Response(200, text=text, headers={"content-type": "text/event-stream"})
 
     # embeddings

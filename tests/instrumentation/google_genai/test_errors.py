@@ -134,3 +134,25 @@ def test_an_internal_fault_leaves_the_result_identical(
 
         assert got == expected
         assert sum(_guard.error_counts.values()) > 0, "the fault was never reached"
+
+
+def test_without_a_request_log_each_request_reports_itself_once(
+    gemini, instrumented, lenient, monkeypatch
+):
+    """If the user call's log could not be made, its requests become ordinary child calls:
+    still counted once each, and the user's span carries none of them."""
+
+    def broken(config: Any) -> None:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(extractors, "request_tier", broken)
+    gemini.fake.tool_rounds = 1
+    gemini.generate(config=types.GenerateContentConfig(tools=[get_weather]))
+
+    spans = instrumented.spans()
+    (parent,) = [s for s in spans if s.parent is None]
+    children = [s for s in spans if s.parent is not None]
+    assert len(children) == 2
+    assert "tokentrail.cost.status" not in parent.attributes
+    assert all(c.attributes["tokentrail.cost.status"] == "priced" for c in children)
+    assert instrumented.value("tokentrail.requests") == 2
