@@ -276,8 +276,9 @@ def _warn_if_foreign(owner: type, method: str) -> None:
     """Another instrumentation already wraps this method: its spans and ours would both count
     the call. Say so once, at instrument time."""
     current = owner.__dict__.get(method)
+    # any wrapt function wrapper (wrapt 2 no longer makes them ObjectProxy instances)
     wrapper = getattr(current, "_self_wrapper", None)
-    if isinstance(current, wrapt.ObjectProxy) and not getattr(wrapper, "_tokentrail", False):
+    if wrapper is not None and not getattr(wrapper, "_tokentrail", False):
         logger.warning(
             "tokentrail: %s.%s is already wrapped by %s; two instrumentations of the same SDK "
             "report each call twice (disable one, e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS)",
