@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tokentrail
+from tokentrail.fakes.google_genai import FakeGemini
 from tokentrail.fakes.openai import FakeOpenAI
 from tokentrail.usage import Usage
 
@@ -44,6 +45,14 @@ USAGE = {
     "total_tokens": 1500,
     "prompt_tokens_details": {"cached_tokens": 1024},
     "completion_tokens_details": {"reasoning_tokens": 128},
+}
+GEMINI_USAGE = {
+    "promptTokenCount": 1200,
+    "cachedContentTokenCount": 1024,
+    "candidatesTokenCount": 300,
+    "thoughtsTokenCount": 128,
+    "totalTokenCount": 1628,
+    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 1200}],
 }
 
 
@@ -94,12 +103,31 @@ def _scenarios(chunks: int) -> dict[str, Callable[[], Callable[[], object]]]:
 
         return lambda: loop.run_until_complete(batch())
 
+    def gemini():
+        client = FakeGemini(usage=GEMINI_USAGE).client()
+        return lambda: client.models.generate_content(
+            model="gemini-2.5-flash", contents="Summarize the report."
+        )
+
+    def gemini_stream():
+        client = FakeGemini(usage=GEMINI_USAGE, stream_chunks=chunks).client()
+
+        def call():
+            for _ in client.models.generate_content_stream(
+                model="gemini-2.5-flash", contents="Summarize the report."
+            ):
+                pass
+
+        return call
+
     return {
         "openai chat.completions.create": chat,
         f"openai chat stream ({chunks} chunks)": chat_stream(chunks),
         "openai chat stream (5 chunks)": chat_stream(5),
         "openai responses.create": responses,
         "openai async chat (per call)": async_chat,
+        "gemini generate_content": gemini,
+        f"gemini generate_content_stream ({chunks} chunks)": gemini_stream,
     }
 
 

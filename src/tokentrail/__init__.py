@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
     from .instrumentation.anthropic import AnthropicInstrumentor
+    from .instrumentation.google_genai import GoogleGenAIInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
     from .runtime import Runtime
 
@@ -46,6 +47,7 @@ __all__ = [
     "BudgetStoreUnavailableError",
     "ConfigurationError",
     "Cost",
+    "GoogleGenAIInstrumentor",
     "OpenAIInstrumentor",
     "TokenTrailError",
     "Usage",
@@ -69,6 +71,11 @@ PROVIDERS: dict[str, tuple[str, str, str]] = {
         "anthropic",
         "tokentrail.instrumentation.anthropic:AnthropicInstrumentor",
         "tokentrail_anthropic",
+    ),
+    "google_genai": (
+        "google.genai",
+        "tokentrail.instrumentation.google_genai:GoogleGenAIInstrumentor",
+        "tokentrail_google_genai",
     ),
 }
 
@@ -203,4 +210,8 @@ def __getattr__(name: str) -> Any:
         from .instrumentation.anthropic import AnthropicInstrumentor
 
         return AnthropicInstrumentor
+    if name == "GoogleGenAIInstrumentor":
+        from .instrumentation.google_genai import GoogleGenAIInstrumentor
+
+        return GoogleGenAIInstrumentor
     raise AttributeError(f"module 'tokentrail' has no attribute {name!r}")

@@ -27,5 +27,8 @@ def test_demo_runs_and_reports(tmp_path):
     assert data["calls"] == sum(line["calls"] for line in data["lines"])
     features = {line["feature"] for line in data["lines"]}
     assert {"search", "support-bot", "summarize", "planner", "indexing", "experiments"} <= features
+    gemini = [line for line in data["lines"] if line["model"].startswith("gemini-")]
+    assert {line["feature"] for line in gemini} == {"code-review", "digest", "concierge"}
+    assert all(float(line["cost_usd"]) > 0 for line in gemini)
     assert float(data["total_cost_usd"]) > 0
     assert data["unpriced_models"] == {"acme-support-ft-v2": 1}

@@ -82,6 +82,11 @@ class Operation:
     def response(self, result: Any) -> Response:
         return EMPTY_RESPONSE
 
+    def failed(self, call: Call, exc: BaseException) -> Response:
+        """What arrived before the SDK call raised ``exc`` (usually nothing; a Gemini call may
+        have finished model requests that were billed)."""
+        return EMPTY_RESPONSE
+
 
 def _begin(op: Operation, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Call | None:
     try:
@@ -110,7 +115,12 @@ def _begin(op: Operation, instance: Any, args: tuple, kwargs: dict[str, Any]) ->
 
 def _fail(op: Operation, call: Call, exc: BaseException) -> None:
     try:
-        call.fail(exc)
+        response = op.failed(call, exc)
+    except Exception as error:
+        _guard.report(f"{op.site}.failed", error)
+        response = EMPTY_RESPONSE
+    try:
+        call.fail(exc, response)
     except Exception as error:
         _guard.report(f"{op.site}.fail", error)
 
@@ -275,8 +285,9 @@ def _warn_if_foreign(owner: type, method: str) -> None:
     """Another instrumentation already wraps this method: its spans and ours would both count
     the call. Say so once, at instrument time."""
     current = owner.__dict__.get(method)
+    # any wrapt function wrapper (wrapt 2 no longer makes them ObjectProxy instances)
     wrapper = getattr(current, "_self_wrapper", None)
-    if isinstance(current, wrapt.ObjectProxy) and not getattr(wrapper, "_tokentrail", False):
+    if wrapper is not None and not getattr(wrapper, "_tokentrail", False):
         logger.warning(
             "tokentrail: %s.%s is already wrapped by %s; two instrumentations of the same SDK "
             "report each call twice (disable one, e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS)",

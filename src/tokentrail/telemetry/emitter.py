@@ -5,6 +5,11 @@ and the returned ``Call`` is ended exactly once with a ``Response`` (or an excep
 prices the usage once; the span, the metrics and the listeners (budgets, alerts) all read
 that same ``Call``, so they cannot disagree.
 
+A call may send several model requests (Gemini's automatic function calling): the instrumentor
+then reports each request as a child ``Call`` (``Emitter.start(parent=..., start_time=...)``,
+ended with ``end_time``) and ends the user's call as a ``container``, whose span carries no usage
+or cost and which records no metrics, so that every request is counted exactly once.
+
 Hot-path rules (DESIGN §9): the semconv histograms are recorded directly with attribute dicts
 built once per (provider, operation, models, server, attribution); tokentrail's own counters
 are fed from an in-process aggregate that observable instruments read at collection time.
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from decimal import Decimal
 from time import perf_counter
 from typing import Any
@@ -33,11 +39,19 @@ from . import semconv as sc
 from .instruments import CallInstruments
 from .records import EMPTY_RESPONSE, Request, Response
 
-__all__ = ["EMPTY_RESPONSE", "Call", "Emitter", "Request", "Response"]
+__all__ = ["EMPTY_RESPONSE", "Call", "Emitter", "Request", "Response", "current_call"]
 
 #: distinct metric attribute sets kept before new ones fold into one overflow series
 _MAX_SERIES = 2000
 _OVERFLOW = {"otel.metric.overflow": True}
+
+_current_call: ContextVar[Call | None] = ContextVar("tokentrail_current_call", default=None)
+
+
+def current_call() -> Call | None:
+    """The call whose SDK method is running (between ``Call.activate()`` and ``deactivate()``):
+    what an instrumented method that the SDK calls from inside it reports to."""
+    return _current_call.get()
 
 
 class _Series:
@@ -95,8 +109,21 @@ class Emitter:
 
     # -- calls -------------------------------------------------------------------------------
 
-    def start(self, request: Request, attribution: Attribution, *, with_span: bool = True) -> Call:
-        """Open the span of a call that is about to be sent."""
+    def start(
+        self,
+        request: Request,
+        attribution: Attribution,
+        *,
+        with_span: bool = True,
+        parent: Call | None = None,
+        start_time: int | None = None,
+    ) -> Call:
+        """Open the span of a call that is about to be sent.
+
+        ``parent`` and ``start_time`` report a model request after it happened, inside another
+        call: the span is a child of ``parent``'s span (not of the current one) and starts at
+        ``start_time`` (ns since the epoch, ``time.time_ns()``); end the call with ``end_time``.
+        """
         span = None
         if with_span:
             attributes: dict[str, Any] = {
@@ -120,8 +147,19 @@ class Emitter:
             if request.attributes:
                 attributes.update(request.attributes)
             name = f"{request.operation} {request.model}" if request.model else request.operation
-            span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        return Call(self, request, attribution, span)
+            context = None
+            if parent is not None and parent.span is not None:
+                context = trace.set_span_in_context(parent.span)
+            span = self.tracer.start_span(
+                name,
+                context=context,
+                kind=SpanKind.CLIENT,
+                attributes=attributes,
+                start_time=start_time,
+            )
+        call = Call(self, request, attribution, span)
+        call.start_time = start_time
+        return call
 
     def _series_for(self, request: Request, response_model: str | None, attribution: Attribution):
         key = (
@@ -246,11 +284,19 @@ def _observe_internal_errors(options: CallbackOptions) -> list[Observation]:
 
 
 class Call:
-    """One model request in flight. Ends exactly once: ``end()`` or ``fail()``."""
+    """One model request in flight. Ends exactly once: ``end()`` or ``fail()``.
+
+    A call whose model requests were reported as child calls is ended as a ``container``
+    (set it to True before ending): its span gets the response metadata and the error, but no
+    usage or cost; it records no metrics; its ``cost`` is ``NOT_BILLED`` and the listeners
+    still run (to settle a budget reservation made for it).
+    """
 
     __slots__ = (
+        "_call_token",
         "_token",
         "attribution",
+        "container",
         "cost",
         "duration",
         "emitter",
@@ -261,6 +307,7 @@ class Call:
         "reservation",
         "response",
         "span",
+        "start_time",
         "started",
         "state",
         "time_to_first_chunk",
@@ -273,7 +320,11 @@ class Call:
         self.attribution = attribution
         self.span = span
         self.started = perf_counter()
+        #: ns since the epoch when the call was reported after it happened, else None
+        self.start_time: int | None = None
         self.ended = False
+        #: the requests were reported as child calls: no usage, cost or metrics here
+        self.container = False
         self.usage: Usage | None = None
         self.cost: Cost = UNPRICED_COST
         self.response: Response = EMPTY_RESPONSE
@@ -287,11 +338,14 @@ class Call:
         #: whatever the instrumentor needs to remember between sending and reading the result
         self.state: Any = None
         self._token: object = None
+        self._call_token: Any = None
 
     # -- context ------------------------------------------------------------------------------
 
     def activate(self) -> None:
-        """Make the span current while the SDK sends the request (HTTP spans nest under it)."""
+        """Make the span current while the SDK sends the request (HTTP spans nest under it),
+        and this call the ``current_call()``."""
+        self._call_token = _current_call.set(self)
         if self.span is not None:
             self._token = otel_context.attach(trace.set_span_in_context(self.span))
 
@@ -299,6 +353,9 @@ class Call:
         if self._token is not None:
             otel_context.detach(self._token)
             self._token = None
+        if self._call_token is not None:
+            _current_call.reset(self._call_token)
+            self._call_token = None
 
     def first_chunk(self) -> None:
         if self.time_to_first_chunk is None:
@@ -306,29 +363,41 @@ class Call:
 
     # -- ending ---------------------------------------------------------------------------------
 
-    def end(self, response: Response) -> None:
-        """The call succeeded (a stream: it was read, closed or dropped)."""
+    def end(self, response: Response, *, end_time: int | None = None) -> None:
+        """The call succeeded (a stream: it was read, closed or dropped). ``end_time`` (ns
+        since the epoch) ends a call reported after it happened."""
         if self.ended:
             return
         self.ended = True
-        self._finish(response, None)
+        self._finish(response, None, end_time)
 
-    def fail(self, exc: BaseException, response: Response = EMPTY_RESPONSE) -> None:
+    def fail(
+        self,
+        exc: BaseException,
+        response: Response = EMPTY_RESPONSE,
+        *,
+        end_time: int | None = None,
+    ) -> None:
         """The call (or the reading of its stream) raised ``exc``; ``response`` holds what
         arrived before."""
         if self.ended:
             return
         self.ended = True
-        self._finish(response, type(exc).__qualname__)
+        self._finish(response, type(exc).__qualname__, end_time)
 
-    def _finish(self, response: Response, error_type: str | None) -> None:
-        self.duration = perf_counter() - self.started
+    def _finish(self, response: Response, error_type: str | None, end_time: int | None) -> None:
+        if end_time is not None and self.start_time is not None:
+            self.duration = (end_time - self.start_time) / 1e9
+        else:
+            self.duration = perf_counter() - self.started
         self.response = response
         self.error_type = error_type
         emitter = self.emitter
         request = self.request
-        usage = self.usage = response.usage
-        if usage is not None:
+        if self.container:
+            self.cost = NOT_BILLED  # its requests were priced as child calls
+        elif response.usage is not None:
+            usage = self.usage = response.usage
             try:
                 self.cost = emitter.price_book.cost(
                     usage, request.provider, response.model, request.model, response.price_context
@@ -348,12 +417,13 @@ class Call:
             except Exception as exc:
                 _guard.report("span", exc)
             finally:
-                span.end()
-        try:
-            series = emitter._series_for(request, response.model, self.attribution)
-            emitter._record(self, series, error_type)
-        except Exception as exc:
-            _guard.report("metrics", exc)
+                span.end(end_time)
+        if not self.container:
+            try:
+                series = emitter._series_for(request, response.model, self.attribution)
+                emitter._record(self, series, error_type)
+            except Exception as exc:
+                _guard.report("metrics", exc)
         for listener in emitter.listeners:
             try:
                 listener(self)
@@ -379,11 +449,12 @@ class Call:
             if usage.reasoning_tokens:
                 attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
         cost = self.cost
-        attributes[sc.TOKENTRAIL_COST_STATUS] = cost.status
-        if cost.amount_usd is not None:
-            attributes[sc.GEN_AI_USAGE_COST] = float(cost.amount_usd)
-            if cost.source:
-                attributes[sc.TOKENTRAIL_PRICING_SOURCE] = cost.source
+        if not self.container:  # a container's cost is on its child calls
+            attributes[sc.TOKENTRAIL_COST_STATUS] = cost.status
+            if cost.amount_usd is not None:
+                attributes[sc.GEN_AI_USAGE_COST] = float(cost.amount_usd)
+                if cost.source:
+                    attributes[sc.TOKENTRAIL_PRICING_SOURCE] = cost.source
         if error_type is not None:
             attributes[sc.ERROR_TYPE] = error_type
         if response.attributes:

@@ -158,13 +158,29 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
 
 
 def watch_sync(iterator: Iterator[Any], call: Call, accumulator: StreamAccumulator):
-    """Wrap a plain generator (google-genai streams have no stream object)."""
+    """Wrap a plain generator (google-genai streams have no stream object).
+
+    Such a generator does its work (sends its requests) inside ``next()``, so the call is
+    made current around each ``next()``; closing the wrapper closes the generator first, as
+    ``yield from`` does, so that whatever it holds is finished before the call ends."""
     try:
-        for item in iterator:
+        while True:
+            call.activate()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                break
+            finally:
+                call.deactivate()
             if _add(call, accumulator, item):
                 yield item
     except GeneratorExit:  # the caller closed the generator or dropped it
-        _end(call, accumulator, None)
+        try:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        finally:
+            _end(call, accumulator, None)
         raise
     except BaseException as exc:
         _end(call, accumulator, exc)
@@ -173,13 +189,25 @@ def watch_sync(iterator: Iterator[Any], call: Call, accumulator: StreamAccumulat
 
 
 async def watch_async(iterator: AsyncIterator[Any], call: Call, accumulator: StreamAccumulator):
-    """Wrap a plain async generator."""
+    """Wrap a plain async generator (see ``watch_sync``)."""
     try:
-        async for item in iterator:
+        while True:
+            call.activate()
+            try:
+                item = await iterator.__anext__()
+            except StopAsyncIteration:
+                break
+            finally:
+                call.deactivate()
             if _add(call, accumulator, item):
                 yield item
     except GeneratorExit:
-        _end(call, accumulator, None)
+        try:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            _end(call, accumulator, None)
         raise
     except BaseException as exc:
         _end(call, accumulator, exc)

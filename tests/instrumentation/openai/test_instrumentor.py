@@ -239,3 +239,41 @@ def test_zero_code_instrument_uses_global_providers_and_environment(telemetry, c
 
     assert "gen_ai.input.messages" in telemetry.span().attributes
     assert telemetry.value("tokentrail.requests") == 1
+
+
+def test_warns_when_another_instrumentation_wraps_the_same_method(telemetry, caplog):
+    """Two instrumentations of one SDK report each call twice: say so at instrument time."""
+    import openai
+    import wrapt
+    from opentelemetry.instrumentation.utils import unwrap
+
+    import tokentrail
+
+    def foreign(wrapped, instance, args, kwargs):
+        return wrapped(*args, **kwargs)
+
+    completions = openai.resources.chat.completions.Completions
+    wrapt.wrap_function_wrapper(completions, "create", foreign)
+    try:
+        with caplog.at_level("WARNING", logger="tokentrail"):
+            tokentrail.instrument(
+                tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+            )
+            tokentrail.uninstrument()
+    finally:
+        unwrap(completions, "create")
+    warnings = [r.getMessage() for r in caplog.records if "already wrapped" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "Completions.create" in warnings[0]
+    assert not hasattr(completions.create, "_self_wrapper")
+
+
+def test_no_warning_for_an_sdk_nobody_else_wraps(telemetry, caplog):
+    import tokentrail
+
+    with caplog.at_level("WARNING", logger="tokentrail"):
+        tokentrail.instrument(
+            tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        )
+        tokentrail.uninstrument()
+    assert not [r for r in caplog.records if "already wrapped" in r.getMessage()]

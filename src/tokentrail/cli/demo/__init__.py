@@ -4,6 +4,7 @@ way a user would instrument their app, with a live progress line and a closing t
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import sys
@@ -20,7 +21,20 @@ def _traffic(latency: float) -> list[Step]:
     from ...fakes.openai import FakeOpenAI
     from . import traffic_openai
 
-    return traffic_openai.steps(FakeOpenAI(latency=latency))
+    steps = traffic_openai.steps(FakeOpenAI(latency=latency))
+    if _installed("google.genai"):
+        from ...fakes.google_genai import FakeGemini
+        from . import traffic_gemini
+
+        steps += traffic_gemini.steps(FakeGemini(latency=latency))
+    return steps
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
 
 
 _NO_EXPORT = "in-process only (set OTEL_EXPORTER_OTLP_ENDPOINT or --metrics-port to export)"

@@ -38,6 +38,10 @@ class Ledger(SpanProcessor):
         if span.instrumentation_scope is None or span.instrumentation_scope.name != sc.SCOPE_NAME:
             return
         a = span.attributes or {}
+        if sc.TOKENTRAIL_COST_STATUS not in a:
+            # a call that sent several model requests (Gemini automatic function calling):
+            # its child spans are the requests, each counted on its own
+            return
         model = str(a.get(sc.GEN_AI_RESPONSE_MODEL) or a.get(sc.GEN_AI_REQUEST_MODEL) or "?")
         key = (str(a.get(sc.TOKENTRAIL_FEATURE, "-")), str(a.get(sc.TOKENTRAIL_TEAM, "-")), model)
         with self._lock:

@@ -1,0 +1,390 @@
+"""Pure functions from google-genai SDK objects to tokentrail's ``Request``/``Response``/``Usage``.
+
+Nothing here touches OpenTelemetry. Every field is read defensively: older SDKs lack some
+(``thoughts_token_count``, ``tool_use_prompt_token_count``, ``traffic_type`` came in 1.x, embed
+usage in 3.1), and a ``config`` may be a ``GenerateContentConfig``, a dict or None.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from ...telemetry import semconv as sc
+from ...telemetry.records import Response
+from ...usage import Usage
+
+__all__ = [
+    "Endpoint",
+    "embed_usage",
+    "endpoint_of",
+    "generate_response",
+    "model_name",
+    "request_tier",
+    "usage_of",
+]
+
+
+class Endpoint:
+    """Who serves a client's requests."""
+
+    __slots__ = ("address", "port", "provider")
+
+    def __init__(self, provider: str, address: str | None, port: int | None) -> None:
+        self.provider = provider
+        self.address = address
+        self.port = port
+
+
+_endpoints: dict[tuple[Any, bool], Endpoint] = {}
+
+
+def endpoint_of(api_client: Any) -> Endpoint:
+    """The endpoint of a module's ``_api_client``: ``gcp.vertex_ai`` when the client was made
+    with ``vertexai=True`` (or ``enterprise=True``; unset is None, not False), else
+    ``gcp.gemini``; the address from the HTTP options' base URL. Cached per (URL, mode)."""
+    vertex = getattr(api_client, "vertexai", None) is True
+    options = getattr(api_client, "_http_options", None)
+    base_url = getattr(options, "base_url", None)
+    key = (base_url, vertex)
+    endpoint = _endpoints.get(key)
+    if endpoint is None:
+        address = port = None
+        if isinstance(base_url, str) and base_url:
+            parts = urlsplit(base_url)
+            address = parts.hostname
+            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+        provider = sc.PROVIDER_GCP_VERTEX_AI if vertex else sc.PROVIDER_GCP_GEMINI
+        if len(_endpoints) > 512:
+            _endpoints.clear()
+        endpoint = _endpoints[key] = Endpoint(provider, address, port)
+    return endpoint
+
+
+# -- request fields --------------------------------------------------------------------------
+
+
+def model_name(model: Any) -> str | None:
+    """The model id of a ``model`` argument: ``models/gemini-2.5-flash`` and Vertex resource
+    names (``projects/p/locations/l/publishers/google/models/gemini-2.5-flash``) name the same
+    model as ``gemini-2.5-flash``; tuned models and endpoints keep their names."""
+    if not isinstance(model, str) or not model:
+        return None
+    if "models/" in model:
+        return model.rsplit("models/", 1)[1] or model
+    return model
+
+
+_model_fields: dict[type, frozenset[str] | None] = {}
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj.name`` (``obj[name]`` for a dict), or None. A field that this SDK version's model
+    lacks is never looked up: on a pydantic model a missing attribute costs microseconds
+    (``__getattr__`` raises)."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    cls = type(obj)
+    fields = _model_fields.get(cls, ())
+    if fields == ():
+        declared = getattr(cls, "model_fields", None)
+        fields = _model_fields[cls] = frozenset(declared) if isinstance(declared, dict) else None
+    if fields is not None and name not in fields:
+        return None
+    return getattr(obj, name, None)
+
+
+def config_value(config: Any, name: str, wire_name: str) -> Any:
+    """A field of a ``GenerateContentConfig`` or of a config dict (snake or camel case)."""
+    if config is None:
+        return None
+    value = field(config, name)
+    if value is None and isinstance(config, Mapping):
+        value = config.get(wire_name)
+    return value
+
+
+def given_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def given_float(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+#: genai-prices price variants (``service_tier``) by the request's ``config.service_tier``
+_TIERS = {"flex": "flex", "priority": "priority"}
+#: ... and by what the response says served it (Vertex ``usage_metadata.traffic_type``)
+_TIERS_BY_TRAFFIC = {"ON_DEMAND_FLEX": "flex", "ON_DEMAND_PRIORITY": "priority"}
+_PRICE_CONTEXTS = {tier: (("service_tier", tier),) for tier in _TIERS.values()}
+
+
+def request_tier(config: Any) -> str | None:
+    """The price variant the request asks for (``flex``, ``priority``), if any."""
+    tier = config_value(config, "service_tier", "serviceTier")
+    if tier is None:
+        return None
+    return _TIERS.get(str(getattr(tier, "value", tier)).lower())
+
+
+def price_context(metadata: Any, tier: str | None) -> tuple[tuple[str, str], ...]:
+    """The response's traffic type, when it has one, says what was served; else the request's
+    tier applies."""
+    traffic = field(metadata, "traffic_type") if metadata is not None else None
+    if traffic is not None:
+        tier = _TIERS_BY_TRAFFIC.get(getattr(traffic, "value", traffic))
+    return _PRICE_CONTEXTS[tier] if tier else ()
+
+
+# -- usage -----------------------------------------------------------------------------------
+
+
+def _count(obj: Any, name: str) -> int:
+    value = field(obj, name)
+    return value if isinstance(value, int) else 0
+
+
+# genai-prices' google extractor: usage key per modality of each details list. TEXT is not
+# listed (text is what the totals leave); DOCUMENT is priced as image, as genai-prices does.
+_PROMPT_KEYS = {
+    "AUDIO": ("input_audio_tokens",),
+    "IMAGE": ("input_image_tokens",),
+    "DOCUMENT": ("input_image_tokens",),
+    "VIDEO": ("input_video_tokens",),
+}
+_CACHE_KEYS = {
+    "AUDIO": ("cache_audio_read_tokens",),
+    "IMAGE": ("cache_image_read_tokens",),
+    "DOCUMENT": ("cache_image_read_tokens",),
+    "VIDEO": ("cache_video_read_tokens",),
+}
+_OUTPUT_KEYS = {
+    "AUDIO": ("output_audio_tokens",),
+    "IMAGE": ("output_image_tokens",),
+    "DOCUMENT": ("output_image_tokens",),
+    "VIDEO": ("output_video_tokens",),
+}
+_TOOL_USE_KEYS = {
+    "AUDIO": ("input_audio_tokens", "input_audio_tool_tokens"),
+    "IMAGE": ("input_image_tokens", "input_image_tool_tokens"),
+    "DOCUMENT": ("input_image_tokens", "input_image_tool_tokens"),
+    "VIDEO": ("input_video_tokens", "input_video_tool_tokens"),
+}
+_DETAIL_LISTS = (
+    ("prompt_tokens_details", _PROMPT_KEYS),
+    ("cache_tokens_details", _CACHE_KEYS),
+    ("candidates_tokens_details", _OUTPUT_KEYS),
+    ("response_tokens_details", _OUTPUT_KEYS),  # embed and live ``UsageMetadata``
+    ("tool_use_prompt_tokens_details", _TOOL_USE_KEYS),
+)
+
+
+def _details(metadata: Any) -> tuple[tuple[str, int], ...]:
+    found: dict[str, int] | None = None
+    for name, keys_by_modality in _DETAIL_LISTS:
+        for entry in field(metadata, name) or ():
+            modality = getattr(entry, "modality", None)
+            keys = keys_by_modality.get(getattr(modality, "value", modality))
+            count = getattr(entry, "token_count", None)
+            if keys and isinstance(count, int) and count:
+                if found is None:
+                    found = {}
+                for key in keys:
+                    found[key] = found.get(key, 0) + count
+    return tuple(sorted(found.items())) if found else ()
+
+
+def usage_of(metadata: Any) -> Usage | None:
+    """``usage_metadata`` → ``Usage``: input is the prompt (cached tokens included) plus the
+    tool-use prompt; output is candidates plus thoughts (thinking is billed as output)."""
+    if metadata is None:
+        return None
+    thoughts = _count(metadata, "thoughts_token_count")
+    output = _count(metadata, "candidates_token_count") or _count(metadata, "response_token_count")
+    return Usage(
+        input_tokens=_count(metadata, "prompt_token_count")
+        + _count(metadata, "tool_use_prompt_token_count"),
+        output_tokens=output + thoughts,
+        cache_read_tokens=_count(metadata, "cached_content_token_count"),
+        reasoning_tokens=thoughts,
+        details=_details(metadata),
+    )
+
+
+def _raw_body(response: Any) -> dict[str, Any] | None:
+    """``config.should_return_http_response=True`` leaves the fields empty and the JSON body
+    in ``sdk_http_response.body``."""
+    body = getattr(getattr(response, "sdk_http_response", None), "body", None)
+    if not isinstance(body, str) or not body:
+        return None
+    parsed = json.loads(body)
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _raw_response(body: dict[str, Any], tier: str | None) -> Response:
+    from google.genai import types
+
+    metadata = body.get("usageMetadata")
+    metadata = (
+        types.GenerateContentResponseUsageMetadata.model_validate(metadata)
+        if isinstance(metadata, dict)
+        else None
+    )
+    reasons = tuple(
+        c["finishReason"]
+        for c in body.get("candidates") or ()
+        if isinstance(c, dict) and c.get("finishReason")
+    )
+    return Response(
+        usage_of(metadata),
+        model=body.get("modelVersion"),
+        id=body.get("responseId"),
+        finish_reasons=reasons or None,
+        price_context=price_context(metadata, tier),
+    )
+
+
+def finish_reasons(candidates: Any) -> tuple[str, ...] | None:
+    if not candidates:
+        return None
+    reasons = tuple(
+        getattr(reason, "value", reason)
+        for reason in (getattr(c, "finish_reason", None) for c in candidates)
+        if reason
+    )
+    return reasons or None
+
+
+def generate_response(response: Any, *, tier: str | None, capture_content: bool) -> Response:
+    """A ``GenerateContentResponse`` (or one streamed chunk of it)."""
+    metadata = response.usage_metadata
+    if metadata is None and response.candidates is None:
+        body = _raw_body(response)
+        if body is not None:
+            return _raw_response(body, tier)
+    candidates = response.candidates
+    attributes = None
+    if capture_content and (messages := output_messages(candidates)):
+        attributes = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
+    return Response(
+        usage_of(metadata),
+        model=response.model_version,
+        id=response.response_id,
+        finish_reasons=finish_reasons(candidates),
+        price_context=price_context(metadata, tier),
+        attributes=attributes,
+    )
+
+
+def embed_usage(response: Any) -> Usage | None:
+    """``EmbedContentResponse.usage_metadata`` (3.1+), else Vertex's per-embedding
+    ``statistics.token_count``; None when the response says nothing."""
+    usage = usage_of(field(response, "usage_metadata"))
+    if usage is not None:
+        return usage
+    counts = [
+        getattr(getattr(e, "statistics", None), "token_count", None)
+        for e in getattr(response, "embeddings", None) or ()
+    ]
+    if counts and all(isinstance(c, (int, float)) for c in counts):
+        return Usage(input_tokens=int(sum(counts)))
+    return None
+
+
+# -- content capture (only with capture_content=True) ---------------------------------------
+
+_ROLES = {"model": "assistant"}
+
+
+def _part(part: Any) -> dict[str, Any] | None:
+    if isinstance(part, str):
+        return {"type": "text", "content": part}
+    text = field(part, "text")
+    if isinstance(text, str):
+        kind = "reasoning" if field(part, "thought") else "text"
+        return {"type": kind, "content": text}
+    call = field(part, "function_call")
+    if call is not None:
+        return {
+            "type": "tool_call",
+            "id": field(call, "id"),
+            "name": field(call, "name"),
+            "arguments": field(call, "args"),
+        }
+    result = field(part, "function_response")
+    if result is not None:
+        return {
+            "type": "tool_call_response",
+            "id": field(result, "id"),
+            "response": field(result, "response"),
+        }
+    blob = field(part, "inline_data")
+    if blob is not None:
+        return {"type": "blob", "mime_type": field(blob, "mime_type")}
+    file = field(part, "file_data")
+    if file is not None:
+        return {
+            "type": "uri",
+            "uri": field(file, "file_uri"),
+            "mime_type": field(file, "mime_type"),
+        }
+    return None
+
+
+def _message(content: Any, default_role: str) -> dict[str, Any]:
+    parts = field(content, "parts")
+    if parts is None:  # a bare part or string is a user turn of one part
+        items = [content]
+        role = default_role
+    else:
+        items = parts
+        role = field(content, "role") or default_role
+    return {
+        "role": _ROLES.get(role, role),
+        "parts": [p for p in map(_part, items) if p is not None],
+    }
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def input_messages(contents: Any) -> str | None:
+    """``contents`` (a string, a part, a ``Content``, or a list of them) as the semconv
+    ``gen_ai.input.messages`` JSON."""
+    if contents is None:
+        return None
+    items = contents if isinstance(contents, (list, tuple)) else [contents]
+    return _dumps([_message(item, "user") for item in items])
+
+
+def system_instructions(config: Any) -> str | None:
+    instruction = config_value(config, "system_instruction", "systemInstruction")
+    if instruction is None:
+        return None
+    return _dumps(_message(instruction, "system")["parts"])
+
+
+def text_output(texts: list[str], finish_reason: str) -> str:
+    """A streamed answer's text as ``gen_ai.output.messages``."""
+    parts = [{"type": "text", "content": "".join(texts)}]
+    return _dumps([{"role": "assistant", "parts": parts, "finish_reason": finish_reason}])
+
+
+def output_messages(candidates: Any) -> str | None:
+    out = []
+    for candidate in candidates or ():
+        message = _message(candidate.content, "model") if candidate.content else None
+        reason = getattr(candidate, "finish_reason", None)
+        out.append(
+            {
+                "role": "assistant",
+                "parts": message["parts"] if message else [],
+                "finish_reason": getattr(reason, "value", reason) or "",
+            }
+        )
+    return _dumps(out) if out else None

@@ -1,0 +1,3 @@
+"""The google-genai versions tokentrail supports (the ``gemini`` extra says the same)."""
+
+_instruments = ("google-genai >= 1.0, < 4",)
