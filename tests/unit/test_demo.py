@@ -30,5 +30,11 @@ def test_demo_runs_and_reports(tmp_path):
     gemini = [line for line in data["lines"] if line["model"].startswith("gemini-")]
     assert {line["feature"] for line in gemini} == {"code-review", "digest", "concierge"}
     assert all(float(line["cost_usd"]) > 0 for line in gemini)
+    claude = [line for line in data["lines"] if line["model"].startswith("claude-")]
+    assert {line["feature"] for line in claude} == {"analyst", "contracts", "triage", "news"}
+    assert all(float(line["cost_usd"]) > 0 for line in claude)
+    cached = {line["feature"] for line in claude if line["cached_tokens"] > 0}
+    assert cached == {"analyst", "contracts"}  # the prompt-cache reads after the first call
+    assert "OverloadedError" in out
     assert float(data["total_cost_usd"]) > 0
     assert data["unpriced_models"] == {"acme-support-ft-v2": 1}

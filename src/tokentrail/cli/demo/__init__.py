@@ -27,6 +27,11 @@ def _traffic(latency: float) -> list[Step]:
         from . import traffic_gemini
 
         steps += traffic_gemini.steps(FakeGemini(latency=latency))
+    if _installed("anthropic"):
+        from ...fakes.anthropic import FakeAnthropic
+        from . import traffic_anthropic
+
+        steps += traffic_anthropic.steps(FakeAnthropic(latency=latency))
     return steps
 
 
