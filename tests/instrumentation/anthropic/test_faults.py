@@ -127,8 +127,6 @@ def test_a_failing_step_leaves_the_result_unchanged(lenient, api, break_step, sh
      ("helper", "result"), ("plain", "native-span")],
 )  # fmt: skip
 def test_in_strict_mode_the_fault_is_raised(api, break_step, shape, step):
-    if step == "native-span" and api.asynchronous:
-        pytest.skip("one flavour is enough")
     break_step(STEPS[shape][step])
     with pytest.raises(InjectedFault):
         output(make_api(api), shape)

@@ -23,6 +23,7 @@ from opentelemetry.trace import StatusCode
 
 from tokentrail.fakes.anthropic import OVERLOADED_EVENT
 from tokentrail.telemetry import semconv as sc
+from tokentrail.telemetry.stream import StreamProxy
 
 from .conftest import REQUEST
 
@@ -207,3 +208,13 @@ def test_a_stream_consumed_after_the_call_keeps_its_span_unended_until_read(inst
     assert instrumented.spans() == []
     api.drain(stream)
     assert len(instrumented.spans()) == 1
+
+
+def test_the_private_attribute_the_stream_helper_relies_on_is_there(instrumented, fake):
+    """Fails loudly when an anthropic release renames ``MessageStream._raw_stream``: calls
+    through ``stream()`` would then still be counted, but unpriced."""
+    with fake.client().messages.stream(**REQUEST) as stream:
+        assert isinstance(stream._raw_stream, StreamProxy)
+        assert isinstance(stream._raw_stream, anthropic.Stream)
+        stream.until_done()
+    assert instrumented.span().attributes[sc.TOKENTRAIL_COST_STATUS] == "priced"

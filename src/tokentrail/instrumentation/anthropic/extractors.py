@@ -1,8 +1,8 @@
 """Pure functions from anthropic SDK objects to tokentrail's ``Request``/``Response``/``Usage``.
 
-Nothing here touches OpenTelemetry. Every field is read with ``getattr(..., None)`` (or
-``dict.get`` for decoded JSON: raw responses, and the nested usage objects that anthropic 0.x
-keeps as pydantic extras), so an SDK version that lacks a field reads it as "unknown".
+Nothing here touches OpenTelemetry. Every field may be missing (older SDKs, decoded JSON of
+raw responses, the cache fields anthropic 0.x keeps as pydantic extras): ``_get`` reads a
+missing field as None, and counts read as 0 unless they are ints.
 """
 
 from __future__ import annotations
@@ -19,9 +19,13 @@ from ..openai.extractors import input_messages
 __all__ = [
     "Endpoint",
     "endpoint_of",
+    "input_attributes",
     "message_response",
     "message_usage",
+    "output_messages",
     "price_context",
+    "raw_body",
+    "text_output_messages",
 ]
 
 # -- provider identity ------------------------------------------------------------------------

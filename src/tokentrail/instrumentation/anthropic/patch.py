@@ -11,8 +11,8 @@ Not patched: ``count_tokens`` (free, and it consumes nothing: a usage span for i
 as spent input tokens on every dashboard that sums ``gen_ai.usage.input_tokens``), and Message
 Batches (billed per result, at batch prices, long after the call that created them).
 
-Also wrapped: the SDK's ``start_api_call_span``, so that its native tracing adopts
-tokentrail's span rather than opening a second one (see ``native``).
+Also wrapped: the SDK's ``start_api_call_span``, so that the SDK's own tracing propagates
+tokentrail's span instead of opening a second one (see ``native``).
 """
 
 from __future__ import annotations
