@@ -164,14 +164,16 @@ def test_platform_clients_are_their_provider_and_priced_at_its_prices(
 
 
 def test_attribution_is_captured_when_the_call_starts(instrumented, api):
+    """A stream read outside the ``attribute()`` block keeps the attribution it was created
+    under; a ``stream()`` manager's call starts when it is entered."""
+    manager = api.manager("messages.stream", **REQUEST)
     with tokentrail.attribute(feature="report", team="finance", user_id="u-7"):
         stream = api.call("messages.create", **REQUEST, stream=True)
-        manager = api.manager("messages.stream", **REQUEST)
-    api.drain(stream)
-    with tokentrail.attribute(feature="report", team="finance", user_id="u-7"):
         api.in_block(manager)
+    api.drain(stream)
 
-    for span in instrumented.spans():
+    helper, streamed = instrumented.spans()
+    for span in (helper, streamed):
         assert span.attributes[sc.TOKENTRAIL_FEATURE] == "report"
         assert span.attributes[sc.USER_ID] == "u-7"
     assert instrumented.value(sc.METRIC_REQUESTS, {sc.TOKENTRAIL_TEAM: "finance"}) == 2

@@ -50,7 +50,7 @@ def assert_partial(span, *, deltas: int) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_drained_stream_ends_once_with_its_final_usage(instrumented, api, fake, kind):
+def test_a_drained_stream_ends_once_with_its_final_usage(instrumented, api, kind):
     opener = open_stream(api, kind)
     events = api.drain(opener) if kind == "create" else api.in_block(opener)
 
