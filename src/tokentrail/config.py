@@ -25,6 +25,12 @@ ENV_REDIS_URL = "TOKENTRAIL_REDIS_URL"
 ENV_ALERT_WEBHOOK_URL = "TOKENTRAIL_ALERT_WEBHOOK_URL"
 ENV_SLACK_WEBHOOK_URL = "TOKENTRAIL_SLACK_WEBHOOK_URL"
 ENV_PAGERDUTY_ROUTING_KEY = "TOKENTRAIL_PAGERDUTY_ROUTING_KEY"
+#: link template for alerts, e.g. ``https://jaeger.example.com/trace/{trace_id}``
+ENV_TRACE_URL = "TOKENTRAIL_TRACE_URL"
+#: ``false``: a blocking budget refuses calls while its Redis store is unreachable
+ENV_BUDGET_FAIL_OPEN = "TOKENTRAIL_BUDGET_FAIL_OPEN"
+#: attribution in OTel baggage: ``off`` (default), ``send``, ``receive`` or ``both``
+ENV_BAGGAGE = "TOKENTRAIL_ATTRIBUTION_BAGGAGE"
 #: hosts (comma separated, ``*`` for any) that accept ``stream_options.include_usage``
 ENV_STREAM_USAGE_HOSTS = "TOKENTRAIL_STREAM_USAGE_HOSTS"
 
