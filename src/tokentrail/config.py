@@ -15,7 +15,7 @@ from typing import Any
 
 from .exceptions import ConfigurationError
 
-__all__ = ["env_bool", "env_decimal", "env_str", "read_config_file"]
+__all__ = ["env_baggage", "env_bool", "env_decimal", "env_str", "read_config_file"]
 
 ENV_CAPTURE_CONTENT = "TOKENTRAIL_CAPTURE_CONTENT"
 ENV_MAX_REQUEST_COST = "TOKENTRAIL_MAX_REQUEST_COST_USD"
@@ -31,6 +31,31 @@ ENV_TRACE_URL = "TOKENTRAIL_TRACE_URL"
 ENV_BUDGET_FAIL_OPEN = "TOKENTRAIL_BUDGET_FAIL_OPEN"
 #: attribution in OTel baggage: ``off`` (default), ``send``, ``receive`` or ``both``
 ENV_BAGGAGE = "TOKENTRAIL_ATTRIBUTION_BAGGAGE"
+#: the key of the hash that user ids become in baggage (the same in every service)
+ENV_ATTRIBUTION_HASH_KEY = "TOKENTRAIL_ATTRIBUTION_HASH_KEY"
+_BAGGAGE_MODES = {
+    "off": (False, False),
+    "send": (True, False),
+    "receive": (False, True),
+    "both": (True, True),
+}
+
+
+def env_baggage(environ: Mapping[str, str] | None = None) -> tuple[bool, bool] | None:
+    """``(send, receive)`` from ``TOKENTRAIL_ATTRIBUTION_BAGGAGE``, None when unset."""
+    raw = env_str(ENV_BAGGAGE, environ)
+    if raw is None:
+        return None
+    mode = raw.lower()
+    if mode in _TRUE:
+        mode = "both"
+    elif mode in _FALSE:
+        mode = "off"
+    if mode not in _BAGGAGE_MODES:
+        raise ConfigurationError(f"{ENV_BAGGAGE}={raw!r}: expected off, send, receive or both")
+    return _BAGGAGE_MODES[mode]
+
+
 #: hosts (comma separated, ``*`` for any) that accept ``stream_options.include_usage``
 ENV_STREAM_USAGE_HOSTS = "TOKENTRAIL_STREAM_USAGE_HOSTS"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-from . import config, pricing
+from . import attribution, config, pricing
 from .alerts import build_sinks
 from .alerts.delivery import AlertDispatcher
 from .budgets.models import load_budgets
@@ -80,6 +80,10 @@ class Runtime:
         self.stream_usage_hosts = frozenset(
             h.strip().lower() for h in stream_usage_hosts if h.strip()
         )
+        baggage = config.env_baggage()
+        hash_key = config.env_str(config.ENV_ATTRIBUTION_HASH_KEY)
+        if hash_key is not None and len(hash_key.encode()) > 64:
+            raise ConfigurationError(f"{config.ENV_ATTRIBUTION_HASH_KEY}: at most 64 bytes")
         if not budgets:
             budgets = config.env_str(config.ENV_BUDGETS_FILE)
         self.budgets = load_budgets(budgets)
@@ -110,6 +114,10 @@ class Runtime:
             self.emitter.listeners.append(self.tracker.on_call_end)
             if self.tracker.blocking_plans:
                 self._admit = self.tracker.admit
+        #: attribution baggage configured from the environment (undone by close())
+        self._baggage = baggage
+        if baggage is not None:
+            attribution.configure_baggage(send=baggage[0], receive=baggage[1], hash_key=hash_key)
         self._closed = False
 
     def admit(self, call: Call) -> None:
@@ -141,6 +149,8 @@ class Runtime:
             self.tracker.close(deadline)
             self.alerts.close(max(0.0, deadline - time.monotonic()))  # type: ignore[union-attr]
             self.emitter.listeners.remove(self.tracker.on_call_end)
+        if self._baggage is not None:
+            attribution.configure_baggage()
         if pricing._active_book is self.price_book:
             pricing.set_active_book(None)
 

@@ -167,13 +167,13 @@ class AlertDispatcher:
         return all(worker.wait_idle(deadline) for worker in self._workers)
 
     def close(self, timeout: float = 2.0) -> None:
-        """Deliver what is queued (waiting at most ``timeout``), then stop the workers: a
-        retry still waiting is given up."""
+        """Try each queued alert once more, without backoff (waiting at most ``timeout`` in
+        all), then stop the workers."""
         if self._closed:
             return
         self._closed = True
-        self.flush(timeout)
         self._stopping.set()
+        self.flush(timeout)
         for worker in self._workers:
             worker.stop()
 

@@ -84,6 +84,12 @@ class Alert:
                 f"${_usd(self.spent_usd)} of ${_usd(self.limit_usd)} ({percent:.0f}%) "
                 f"spent this {self.window} window"
             )
+        if self.spent_usd < self.limit_usd:  # a blocking budget refused a call
+            return (
+                f"Budget {self.budget!r}{scope} is refusing calls: ${_usd(self.spent_usd)} of "
+                f"${_usd(self.limit_usd)} ({percent:.0f}%) spent this {self.window} window, "
+                f"no room left for a call's worst-case cost"
+            )
         return (
             f"Budget {self.budget!r}{scope} exhausted: ${_usd(self.spent_usd)} of "
             f"${_usd(self.limit_usd)} ({percent:.0f}%) spent this {self.window} window"

@@ -90,7 +90,7 @@ class Span:
 class Window:
     """Maps a moment (epoch seconds) to its ``Span``; the current span is cached."""
 
-    __slots__ = ("_cached", "label", "seconds")
+    __slots__ = ("_cached", "_valid_from", "_valid_until", "label", "seconds")
 
     #: nominal length in seconds (a month: 30 days), for display and projections
     seconds: float
@@ -98,12 +98,17 @@ class Window:
     def __init__(self, label: str) -> None:
         self.label = label
         self._cached: Span | None = None
+        self._valid_from = self._valid_until = 0.0
 
     def span(self, now: float) -> Span:
-        cached = self._cached
-        if cached is not None and self._bucket_start(cached) <= now < cached.end:
-            return cached
-        span = self._cached = self._compute(now)
+        if self._valid_from <= now < self._valid_until:
+            return self._cached  # type: ignore[return-value]
+        span = self._compute(now)
+        # a racing thread may interleave these writes: it then computes the span again
+        self._valid_until = 0.0
+        self._cached = span
+        self._valid_from = self._bucket_start(span)
+        self._valid_until = span.end
         return span
 
     def remaining(self, now: float) -> float:

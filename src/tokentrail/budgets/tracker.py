@@ -188,8 +188,7 @@ class BudgetTracker:
             return
         now = time.time()
         charges = [
-            Charge(slot, plan.window.span(now), held=amount, limit=plan.limit)
-            for plan, slot, _ in matched
+            Charge(slot, plan.window.span(now), 0, amount, plan.limit) for plan, slot, _ in matched
         ]
         try:
             refusal = self.store.reserve(charges)
@@ -256,14 +255,11 @@ class BudgetTracker:
         charges = []
         for plan, slot, _ in matched:
             held = reservation.charges.get(plan.index) if reservation is not None else None
-            if held is not None:
-                charges.append(
-                    Charge(slot, held.span, settled, -held.held, thresholds=plan.thresholds)
-                )
+            if held is None:
+                span = plan.window.span(now)
+                charges.append(Charge(slot, span, settled, 0, 0, plan.thresholds))
             else:
-                charges.append(
-                    Charge(slot, plan.window.span(now), settled, thresholds=plan.thresholds)
-                )
+                charges.append(Charge(slot, held.span, settled, -held.held, 0, plan.thresholds))
         if self.recorder is None:
             self.after_record(matched, charges, self.store.record(charges), call)
         else:
@@ -496,6 +492,8 @@ class Recorder:
                     pass  # the gauges keep their last values
 
     def _with_retry(self, operation: Any) -> Any:
+        """Run ``operation`` until the store answers (retrying every ``retry_after`` s);
+        when closing, one attempt only."""
         while True:
             try:
                 return operation()
@@ -516,10 +514,12 @@ class Recorder:
         return True
 
     def stop(self, deadline: float) -> None:
+        """Write what is queued, one attempt each (no waiting on a store that is down), until
+        ``deadline``; then end the thread."""
         if self._thread is None:
             return
-        self.wait_idle(deadline)
         self._stopping.set()
+        self.wait_idle(deadline)
         try:
             self.queue.put_nowait(None)
         except queue.Full:

@@ -14,71 +14,120 @@ __all__ = ["MemoryBudgetStore"]
 _SWEEP_INTERVAL_S = 60.0
 
 
+class _Slot:
+    """One budget slot's spending in its newest window ``first``..``last``, with running
+    totals, so that recording costs the same for a rolling window of 60 buckets as for a
+    calendar window of one."""
+
+    __slots__ = ("buckets", "expire_at", "first", "held", "last", "settled")
+
+    def __init__(self, span: Span) -> None:
+        self.first = span.first
+        self.last = span.last
+        self.settled = 0
+        self.held = 0
+        self.expire_at = span.expire_at
+        #: rolling windows only: bucket -> [settled, held]
+        self.buckets: dict[int, list[int]] | None = {} if span.first != span.last else None
+
+    def advance(self, span: Span) -> None:
+        """Move to ``span`` if it is newer: a new calendar window starts from zero; a rolling
+        window drops the buckets that left it."""
+        if span.last <= self.last:
+            return
+        self.first, self.last, self.expire_at = span.first, span.last, span.expire_at
+        buckets = self.buckets
+        if buckets is None:
+            self.settled = self.held = 0
+            return
+        for bucket in [b for b in buckets if b < span.first]:
+            del buckets[bucket]
+        self.settled = sum(v[0] for v in buckets.values())
+        self.held = sum(v[1] for v in buckets.values())
+
+    def add(self, span: Span, settled: int, held: int) -> None:
+        """Add to the bucket ``span.last``; a write for a window that has ended (a call that
+        started in it and ended after it) is dropped with it."""
+        bucket = span.last
+        if bucket < self.first:
+            return
+        buckets = self.buckets
+        if buckets is not None:
+            counter = buckets.get(bucket)
+            if counter is None:
+                counter = buckets[bucket] = [0, 0]
+            counter[0] += settled
+            counter[1] += held
+        elif bucket != self.first:
+            return
+        self.settled += settled
+        self.held += held
+
+
 class MemoryBudgetStore:
     """Keeps spending in process memory. Each process has its own budgets: use
     ``RedisBudgetStore`` to share them between processes or hosts.
 
-    Writes take a lock for a few dict updates (well under a microsecond per budget), so they
-    run inline on the calling thread."""
+    A write takes a lock for a few attribute updates per budget, so it runs inline on the
+    calling thread (measured: cheaper than handing it to a queue)."""
 
     inline = True
     fail_open = True  # it cannot be unavailable
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        #: (slot, bucket) -> [settled, held, expire_at]
-        self._counters: dict[tuple[str, int], list[int]] = {}
+        self._slots: dict[str, _Slot] = {}
         #: claim key -> expire_at
         self._claims: dict[str, int] = {}
         self._next_sweep = time.monotonic() + _SWEEP_INTERVAL_S
 
     def reserve(self, charges: list[Charge]) -> Refusal | None:
-        counters = self._counters
         with self._lock:
-            for index, charge in enumerate(charges):
-                settled, held = self._totals(charge.slot, charge.span)
-                if settled + held + charge.held > charge.limit:
-                    claimed = self._claim_locked(
-                        _claim_key(charge.slot, EXCEEDED, charge.span), charge.span.claim_expire_at
-                    )
-                    return Refusal(index, settled, held, claimed)
-            for charge in charges:
-                span = charge.span
-                counter = counters.get((charge.slot, span.last))
-                if counter is None:
-                    counter = counters[(charge.slot, span.last)] = [0, 0, span.expire_at]
-                counter[1] += charge.held
+            slots = [self._slot(charge.slot, charge.span) for charge in charges]
+            for index, (charge, slot) in enumerate(zip(charges, slots, strict=True)):
+                if slot.settled + slot.held + charge.held > charge.limit:
+                    key = _claim_key(charge.slot, EXCEEDED, charge.span)
+                    claimed = self._claim_locked(key, charge.span.claim_expire_at)
+                    return Refusal(index, slot.settled, slot.held, claimed)
+            for charge, slot in zip(charges, slots, strict=True):
+                slot.add(charge.span, 0, charge.held)
         return None
 
     def record(self, charges: list[Charge]) -> list[Recorded]:
-        counters = self._counters
         results: list[Recorded] = []
+        slots = self._slots
         with self._lock:
             for charge in charges:
                 span = charge.span
-                counter = counters.get((charge.slot, span.last))
-                if counter is None:
-                    counter = counters[(charge.slot, span.last)] = [0, 0, span.expire_at]
-                counter[0] += charge.settled
-                counter[1] += charge.held
-                if span.first == span.last:
-                    settled, held = counter[0], counter[1]
-                else:
-                    settled, held = self._totals(charge.slot, span)
+                slot = slots.get(charge.slot)
+                if slot is None:
+                    slot = slots[charge.slot] = _Slot(span)
+                elif span.last > slot.last:
+                    slot.advance(span)
+                slot.add(span, charge.settled, charge.held)
+                settled = slot.settled
                 claimed: tuple[str, ...] = ()
                 for level, label in charge.thresholds:
                     if settled >= level and self._claim_locked(
                         _claim_key(charge.slot, label, span), span.claim_expire_at
                     ):
                         claimed += (label,)
-                results.append(Recorded(settled, held, claimed))
+                results.append(Recorded(settled, slot.held, claimed))
             if time.monotonic() >= self._next_sweep:
                 self._sweep()
         return results
 
     def read(self, slots: list[tuple[str, Span]]) -> list[tuple[int, int]]:
         with self._lock:
-            return [self._totals(slot, span) for slot, span in slots]
+            totals = []
+            for name, span in slots:
+                slot = self._slots.get(name)
+                if slot is None or span.first > slot.last:
+                    totals.append((0, 0))
+                else:
+                    slot.advance(span)
+                    totals.append((slot.settled, slot.held))
+            return totals
 
     def claim(self, key: str, expire_at: int) -> bool:
         with self._lock:
@@ -89,18 +138,13 @@ class MemoryBudgetStore:
 
     # -- under the lock -------------------------------------------------------------------------
 
-    def _totals(self, slot: str, span: Span) -> tuple[int, int]:
-        counters = self._counters
-        if span.first == span.last:
-            counter = counters.get((slot, span.last))
-            return (counter[0], counter[1]) if counter is not None else (0, 0)
-        settled = held = 0
-        for bucket in span.buckets:
-            counter = counters.get((slot, bucket))
-            if counter is not None:
-                settled += counter[0]
-                held += counter[1]
-        return settled, held
+    def _slot(self, name: str, span: Span) -> _Slot:
+        slot = self._slots.get(name)
+        if slot is None:
+            slot = self._slots[name] = _Slot(span)
+        else:
+            slot.advance(span)
+        return slot
 
     def _claim_locked(self, key: str, expire_at: int) -> bool:
         expiry = self._claims.get(key)
@@ -111,8 +155,8 @@ class MemoryBudgetStore:
 
     def _sweep(self) -> None:
         now = time.time()
-        for key in [k for k, v in self._counters.items() if v[2] <= now]:
-            del self._counters[key]
+        for name in [k for k, v in self._slots.items() if v.expire_at <= now]:
+            del self._slots[name]
         for key in [k for k, v in self._claims.items() if v <= now]:
             del self._claims[key]
         self._next_sweep = time.monotonic() + _SWEEP_INTERVAL_S
