@@ -272,7 +272,7 @@ class RedisBudgetStore:
         if first:
             logger.warning(
                 "tokentrail: budget store %s is unavailable (%s: %s); blocking budgets %s "
-                "until it answers again (retried every %.0f s)",
+                "until it answers again (retried every %g s)",
                 self.url,
                 type(exc).__name__,
                 exc,
