@@ -33,29 +33,6 @@ ENV_BUDGET_FAIL_OPEN = "TOKENTRAIL_BUDGET_FAIL_OPEN"
 ENV_BAGGAGE = "TOKENTRAIL_ATTRIBUTION_BAGGAGE"
 #: the key of the hash that user ids become in baggage (the same in every service)
 ENV_ATTRIBUTION_HASH_KEY = "TOKENTRAIL_ATTRIBUTION_HASH_KEY"
-_BAGGAGE_MODES = {
-    "off": (False, False),
-    "send": (True, False),
-    "receive": (False, True),
-    "both": (True, True),
-}
-
-
-def env_baggage(environ: Mapping[str, str] | None = None) -> tuple[bool, bool] | None:
-    """``(send, receive)`` from ``TOKENTRAIL_ATTRIBUTION_BAGGAGE``, None when unset."""
-    raw = env_str(ENV_BAGGAGE, environ)
-    if raw is None:
-        return None
-    mode = raw.lower()
-    if mode in _TRUE:
-        mode = "both"
-    elif mode in _FALSE:
-        mode = "off"
-    if mode not in _BAGGAGE_MODES:
-        raise ConfigurationError(f"{ENV_BAGGAGE}={raw!r}: expected off, send, receive or both")
-    return _BAGGAGE_MODES[mode]
-
-
 #: hosts (comma separated, ``*`` for any) that accept ``stream_options.include_usage``
 ENV_STREAM_USAGE_HOSTS = "TOKENTRAIL_STREAM_USAGE_HOSTS"
 
@@ -85,6 +62,29 @@ def env_decimal(name: str, environ: Mapping[str, str] | None = None) -> Decimal 
     if raw is None:
         return None
     return to_usd(raw, name)
+
+
+_BAGGAGE_MODES = {
+    "off": (False, False),
+    "send": (True, False),
+    "receive": (False, True),
+    "both": (True, True),
+}
+
+
+def env_baggage(environ: Mapping[str, str] | None = None) -> tuple[bool, bool] | None:
+    """``(send, receive)`` from ``TOKENTRAIL_ATTRIBUTION_BAGGAGE``, None when unset."""
+    raw = env_str(ENV_BAGGAGE, environ)
+    if raw is None:
+        return None
+    mode = raw.lower()
+    if mode in _TRUE:
+        mode = "both"
+    elif mode in _FALSE:
+        mode = "off"
+    if mode not in _BAGGAGE_MODES:
+        raise ConfigurationError(f"{ENV_BAGGAGE}={raw!r}: expected off, send, receive or both")
+    return _BAGGAGE_MODES[mode]
 
 
 def to_usd(value: Any, what: str) -> Decimal:

@@ -192,3 +192,15 @@ budgets:
         bad.write_text("budgets: [name: {")
         with pytest.raises(ConfigurationError, match="not valid YAML"):
             load_budgets(str(bad))
+
+
+def test_importing_tokentrail_does_not_import_redis():
+    """redis is an extra: it is imported when a RedisBudgetStore is created, not before."""
+    import subprocess
+    import sys
+
+    code = "import sys, tokentrail; print('redis' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
