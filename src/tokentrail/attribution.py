@@ -110,7 +110,7 @@ BAGGAGE_KEYS = (
     ("endpoint", "tokentrail.endpoint"),
     ("user_id", "tokentrail.user_hash"),
 )
-_USER_HASH = "tokentrail.user_hash"
+_USER_HASH = dict(BAGGAGE_KEYS)["user_id"]
 
 
 class _Baggage:
