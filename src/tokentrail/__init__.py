@@ -17,11 +17,14 @@ import importlib.util
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .alerts import Alert, CallbackSink, LogSink, PagerDutySink, SlackSink, WebhookSink
 from .attribution import attribute
+from .budgets import Budget, MemoryBudgetStore, RedisBudgetStore
 from .exceptions import (
     BudgetExceededError,
     BudgetStoreUnavailableError,
@@ -42,18 +45,28 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 __all__ = [
+    "Alert",
     "AnthropicInstrumentor",
+    "Budget",
     "BudgetExceededError",
     "BudgetStoreUnavailableError",
+    "CallbackSink",
     "ConfigurationError",
     "Cost",
     "GoogleGenAIInstrumentor",
+    "LogSink",
+    "MemoryBudgetStore",
     "OpenAIInstrumentor",
+    "PagerDutySink",
+    "RedisBudgetStore",
+    "SlackSink",
     "TokenTrailError",
     "Usage",
+    "WebhookSink",
     "__version__",
     "attribute",
     "calc_cost",
+    "flush",
     "instrument",
     "uninstrument",
 ]
@@ -149,6 +162,22 @@ def uninstrument() -> None:
         for instrumentor in instrumentors:
             instrumentor.uninstrument()
         runtime.close()
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until tokentrail's background work is done: budget spending written to a remote
+    store and alerts delivered to their sinks. For tests and short scripts that exit right
+    after their last call (``uninstrument()`` also flushes, for at most 2 s). Returns True if
+    everything finished within ``timeout`` seconds."""
+    from . import runtime as runtime_module
+
+    with _lock:
+        runtimes = [_active[0]] if _active is not None else []
+    shared = runtime_module._shared
+    if shared is not None:
+        runtimes.append(shared)
+    deadline = time.monotonic() + timeout
+    return all(r.flush(max(0.0, deadline - time.monotonic())) for r in runtimes)
 
 
 def _select(providers: Iterable[str] | None) -> list[str]:

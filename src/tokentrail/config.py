@@ -15,7 +15,7 @@ from typing import Any
 
 from .exceptions import ConfigurationError
 
-__all__ = ["env_bool", "env_decimal", "env_str", "read_config_file"]
+__all__ = ["env_baggage", "env_bool", "env_decimal", "env_str", "read_config_file"]
 
 ENV_CAPTURE_CONTENT = "TOKENTRAIL_CAPTURE_CONTENT"
 ENV_MAX_REQUEST_COST = "TOKENTRAIL_MAX_REQUEST_COST_USD"
@@ -25,6 +25,14 @@ ENV_REDIS_URL = "TOKENTRAIL_REDIS_URL"
 ENV_ALERT_WEBHOOK_URL = "TOKENTRAIL_ALERT_WEBHOOK_URL"
 ENV_SLACK_WEBHOOK_URL = "TOKENTRAIL_SLACK_WEBHOOK_URL"
 ENV_PAGERDUTY_ROUTING_KEY = "TOKENTRAIL_PAGERDUTY_ROUTING_KEY"
+#: link template for alerts, e.g. ``https://jaeger.example.com/trace/{trace_id}``
+ENV_TRACE_URL = "TOKENTRAIL_TRACE_URL"
+#: ``false``: a blocking budget refuses calls while its Redis store is unreachable
+ENV_BUDGET_FAIL_OPEN = "TOKENTRAIL_BUDGET_FAIL_OPEN"
+#: attribution in OTel baggage: ``off`` (default), ``send``, ``receive`` or ``both``
+ENV_BAGGAGE = "TOKENTRAIL_ATTRIBUTION_BAGGAGE"
+#: the key of the hash that user ids become in baggage (the same in every service)
+ENV_ATTRIBUTION_HASH_KEY = "TOKENTRAIL_ATTRIBUTION_HASH_KEY"
 #: hosts (comma separated, ``*`` for any) that accept ``stream_options.include_usage``
 ENV_STREAM_USAGE_HOSTS = "TOKENTRAIL_STREAM_USAGE_HOSTS"
 
@@ -54,6 +62,29 @@ def env_decimal(name: str, environ: Mapping[str, str] | None = None) -> Decimal 
     if raw is None:
         return None
     return to_usd(raw, name)
+
+
+_BAGGAGE_MODES = {
+    "off": (False, False),
+    "send": (True, False),
+    "receive": (False, True),
+    "both": (True, True),
+}
+
+
+def env_baggage(environ: Mapping[str, str] | None = None) -> tuple[bool, bool] | None:
+    """``(send, receive)`` from ``TOKENTRAIL_ATTRIBUTION_BAGGAGE``, None when unset."""
+    raw = env_str(ENV_BAGGAGE, environ)
+    if raw is None:
+        return None
+    mode = raw.lower()
+    if mode in _TRUE:
+        mode = "both"
+    elif mode in _FALSE:
+        mode = "off"
+    if mode not in _BAGGAGE_MODES:
+        raise ConfigurationError(f"{ENV_BAGGAGE}={raw!r}: expected off, send, receive or both")
+    return _BAGGAGE_MODES[mode]
 
 
 def to_usd(value: Any, what: str) -> Decimal:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -56,6 +57,7 @@ from .harness import (
     start_collector,
     write_yaml,
 )
+from .redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -172,3 +174,40 @@ def collector_factory(tmp_path: Path, jaeger: Jaeger) -> Iterator[Callable[..., 
             return Collector(endpoints, process)
 
         yield start
+
+
+# -- redis-server for the budget tests -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_binary() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_redis(redis_binary) -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(shared_redis) -> RedisServer:
+    """The module's server, emptied for this test."""
+    shared_redis.client().flushall()
+    return shared_redis
+
+
+@pytest.fixture
+def own_redis(redis_binary) -> Iterator[RedisServer]:
+    """A server of this test's own, which the test may stop and start."""
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

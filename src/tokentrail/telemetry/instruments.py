@@ -8,7 +8,12 @@ from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Ob
 
 from . import semconv as sc
 
-__all__ = ["CallInstruments", "create_alerts_counter", "create_budget_gauges"]
+__all__ = [
+    "CallInstruments",
+    "create_alerts_counter",
+    "create_budget_gauges",
+    "create_budget_store_errors_counter",
+]
 
 Callback = Callable[[CallbackOptions], Iterable[Observation]]
 
@@ -96,4 +101,14 @@ def create_budget_gauges(
 def create_alerts_counter(meter: Meter) -> Counter:
     return meter.create_counter(
         sc.METRIC_ALERTS, unit="{alert}", description="Cost alerts fired, by kind and severity"
+    )
+
+
+def create_budget_store_errors_counter(meter: Meter, observe: Callback) -> None:
+    meter.create_observable_counter(
+        sc.METRIC_BUDGET_STORE_ERRORS,
+        callbacks=[observe],
+        unit="{error}",
+        description="Budget store operations that failed or were skipped because the store "
+        "was unreachable, and spending records dropped",
     )

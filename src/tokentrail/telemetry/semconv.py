@@ -77,6 +77,7 @@ METRIC_BUDGET_SPENT: Final = "tokentrail.budget.spent.usd"
 METRIC_BUDGET_LIMIT: Final = "tokentrail.budget.limit.usd"
 METRIC_BUDGET_WINDOW_REMAINING: Final = "tokentrail.budget.window.remaining"
 METRIC_ALERTS: Final = "tokentrail.alerts"
+METRIC_BUDGET_STORE_ERRORS: Final = "tokentrail.budget.store.errors"
 METRIC_INTERNAL_ERRORS: Final = "tokentrail.internal.errors"
 
 #: the only attributes a metric may carry besides its own (bounded cardinality; no user.id)
