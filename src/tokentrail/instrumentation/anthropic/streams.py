@@ -9,11 +9,13 @@ passes through the accumulator once.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import replace
 from typing import Any
 
 import wrapt
 
+from ...exceptions import TokenTrailError
 from ...telemetry import semconv as sc
 from ...telemetry.records import Response
 from ...telemetry.stream import AsyncStreamProxy, StreamProxy
@@ -101,6 +103,15 @@ def _aenter_manager(manager: Any) -> Any:
     return lambda **_: manager.__aenter__()
 
 
+def _close_unsent_request(manager: Any) -> None:
+    """A budget refused the call, so the request coroutine the async manager was built with
+    (``stream()`` makes it, ``__aenter__`` awaits it) will never run: close it, or Python
+    reports it as never awaited."""
+    for value in vars(manager).values():
+        if inspect.iscoroutine(value):
+            value.close()
+
+
 class MessageStreamManagerProxy(wrapt.ObjectProxy):
     """A ``MessageStreamManager`` whose ``__enter__`` (where the request is sent) is one
     instrumented call; ``enter`` is the ``sync_wrapper`` of that call's ``Operation``."""
@@ -140,9 +151,13 @@ class AsyncMessageStreamManagerProxy(wrapt.ObjectProxy):
         self._self_stream: Any = None
 
     async def __aenter__(self) -> Any:
-        stream = await self._self_enter(
-            _aenter_manager(self.__wrapped__), self._self_resource, (), self._self_kwargs
-        )
+        try:
+            stream = await self._self_enter(
+                _aenter_manager(self.__wrapped__), self._self_resource, (), self._self_kwargs
+            )
+        except TokenTrailError:
+            _close_unsent_request(self.__wrapped__)
+            raise
         self._self_stream = stream
         return stream
 
