@@ -68,3 +68,34 @@ def wait_until(condition, *, timeout: float, process: subprocess.Popen | None = 
             raise AssertionError(f"process exited with {process.returncode}")
         time.sleep(0.05)
     raise AssertionError("timed out waiting for a condition")
+
+
+@contextlib.contextmanager
+def demo_forever(tmp_path: Path, *args: str) -> Iterator[str]:
+    """``tokentrail demo --forever`` serving /metrics; yield "127.0.0.1:<port>" once the first
+    calls show there; stop the process afterwards."""
+    port = free_port()
+    log = (tmp_path / "demo-forever.log").open("w")
+    process = subprocess.Popen(
+        demo_command("--forever", "--quiet", "--metrics-port", str(port), *args),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": ""},
+        start_new_session=True,
+    )
+    target = f"127.0.0.1:{port}"
+
+    def serving() -> bool:
+        try:
+            return "tokentrail_requests_total" in scrape(f"http://{target}/metrics")
+        except OSError:
+            return False
+
+    try:
+        wait_until(serving, timeout=60, process=process)
+        yield target
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+        log.close()

@@ -7,9 +7,9 @@ rules loaded) scrapes the endpoint of the `metrics_target` fixture. Then:
 - every template variable query resolves to at least one value;
 - every rule evaluates without error.
 
-`metrics_target` serves a synthetic exposition (tests/e2e/synthetic_exposition.py). To test
-against the real thing, make it yield the "host:port" of `tokentrail demo --forever`'s
-/metrics instead; nothing else changes.
+`metrics_target` is the real thing: `tokentrail demo --forever` (three providers, budgets and
+alerts, one failing and one unpriced call per round) serving /metrics through
+opentelemetry-exporter-prometheus. The names are taken from what it exposes, never from a list.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from tests.contract import promql
-from tests.e2e import synthetic_exposition
+from tests.demo_process import demo_forever
 from tests.e2e.servers import free_port, get_json, poll, running
 
 pytestmark = pytest.mark.e2e
@@ -33,9 +33,9 @@ JOB = "tokentrail"
 
 
 @pytest.fixture(scope="module")
-def metrics_target() -> Iterator[str]:
-    """ "host:port" of a /metrics endpoint exposing tokentrail's metrics."""
-    with synthetic_exposition.serve() as target:
+def metrics_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """ "host:port" of the instrumented demo's /metrics."""
+    with demo_forever(tmp_path_factory.mktemp("demo"), "--latency", "0.01") as target:
         yield target
 
 

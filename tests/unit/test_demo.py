@@ -38,3 +38,26 @@ def test_demo_runs_and_reports(tmp_path):
     assert "OverloadedError" in out
     assert float(data["total_cost_usd"]) > 0
     assert data["unpriced_models"] == {"acme-support-ft-v2": 1}
+
+
+def test_demo_budgets_refuse_calls_and_alert(tmp_path):
+    """The demo's budgets: the legal team's blocking budget refuses Opus calls once its day is
+    used up, warnings and exceeded alerts fire once each, a costly call raises request_cost."""
+    summary = tmp_path / "summary.json"
+    result = subprocess.run(
+        demo_command("--rounds", "3", "--latency", "0", "--quiet", "--json", str(summary)),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(summary.read_text())
+    assert data["errors"].get("BudgetExceededError", 0) >= 1
+    alerts = data["alerts"]
+    kinds = {(a["kind"], a["budget"]) for a in alerts}
+    assert ("budget_exceeded", "legal-daily") in kinds
+    assert ("budget_warning", "cx-daily") in kinds
+    assert ("request_cost", None) in kinds
+    once = [(a["kind"], a["message"]) for a in alerts]
+    assert len(once) == len(set(once)), "each alert fires once per budget, threshold and window"
+    assert "alerts fired" in result.stdout

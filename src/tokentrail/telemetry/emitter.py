@@ -277,10 +277,15 @@ class Emitter:
 
 
 def _observe_internal_errors(options: CallbackOptions) -> list[Observation]:
-    return [
+    # A zero series from the start, so that increase() sees the first error (a series that is
+    # born with a value hides its first increment from Prometheus' increase()).
+    return [_NO_INTERNAL_ERRORS] + [
         Observation(count, {sc.TOKENTRAIL_ERROR_SITE: site})
         for site, count in list(_guard.error_counts.items())
     ]
+
+
+_NO_INTERNAL_ERRORS = Observation(0)
 
 
 class Call:

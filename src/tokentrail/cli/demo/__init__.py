@@ -13,6 +13,7 @@ from typing import TextIO
 
 import tokentrail
 
+from .budgets import MAX_REQUEST_COST_USD, AlertLog, budgets
 from .ledger import Ledger
 from .workload import Runner, Step
 
@@ -110,9 +111,14 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
     from .otel_setup import setup
 
     ledger = Ledger()
+    alerts = AlertLog()
     telemetry = setup(ledger, metrics_port=args.metrics_port, metrics_host=args.metrics_host)
     tokentrail.instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        budgets=budgets(),
+        alert_sinks=alerts.sinks(),
+        max_request_cost_usd=MAX_REQUEST_COST_USD,
     )
     steps = _traffic(args.latency)
     runner = Runner(args.seed)
@@ -136,12 +142,18 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
         progress.finish()
         runner.close()
     # every span has ended by now (the ledger sees them as they end): report, then linger
+    tokentrail.flush(timeout=5)
     _report(ledger, out)
+    if alerts.alerts:
+        print("\nalerts fired (sinks: LogSink, WebhookSink, SlackSink, PagerDutySink):", file=out)
+        for line in alerts.lines():
+            print(f"  {line}", file=out)
     for message in notes.messages:
         print(f"tokentrail: {message}", file=out)
     if args.json:
+        summary = ledger.summary() | {"alerts": alerts.summary()}
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(ledger.summary(), f, indent=2)
+            json.dump(summary, f, indent=2)
     if args.linger > 0:
         print(f"serving /metrics for {args.linger:g} s more", file=out, flush=True)
         time.sleep(args.linger)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...attribution import attribute
+from ...exceptions import BudgetExceededError
 
 
 @dataclass
@@ -45,7 +46,8 @@ class Runner:
                     self.loop.run_until_complete(step.acall())
                 elif step.call is not None:
                     step.call()
-        except step.expected_errors as exc:
+        except (BudgetExceededError, *step.expected_errors) as exc:
+            # the app handles a refused call, as a real one would ("try again tomorrow")
             return exc
         return None
 
