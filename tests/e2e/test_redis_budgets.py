@@ -199,8 +199,9 @@ def test_threads_and_tasks_never_overspend_by_more_than_one_reservation(redis_se
     ) as telemetry:
         sync_client, async_client = fake.client(), fake.async_client()
 
+        # more calls each than the whole budget allows (~41), so every worker is refused
         def worker() -> None:
-            for _ in range(20):
+            for _ in range(60):
                 try:
                     chat(sync_client, max_tokens=100)
                 except BudgetExceededError as exc:
@@ -208,7 +209,7 @@ def test_threads_and_tasks_never_overspend_by_more_than_one_reservation(redis_se
                     return
 
         async def task() -> None:
-            for _ in range(20):
+            for _ in range(60):
                 try:
                     await async_client.chat.completions.create(
                         model=MODEL, messages=MESSAGES, max_tokens=100

@@ -13,10 +13,12 @@ to read the result); the wrappers here apply the error policy (DESIGN §7) the s
 
 from __future__ import annotations
 
-import importlib
 import logging
+import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, ClassVar
 
 import wrapt
@@ -205,12 +207,15 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
 
 @dataclass(frozen=True)
 class Patch:
-    """One SDK method to wrap: ``module``'s ``cls.method`` with a wrapper built for a runtime."""
+    """One SDK method to wrap: ``module``'s ``cls.method`` with a wrapper built for a runtime.
+
+    ``make_wrapper`` runs when the patch is applied (the module is imported by then); it may
+    return None to skip the patch for this SDK version."""
 
     module: str
     cls: str
     method: str
-    make_wrapper: Callable[[Runtime], Callable[..., Any]]
+    make_wrapper: Callable[[Runtime], Callable[..., Any] | None]
 
 
 def patch(module: str, target: str, operation: type[Operation], *, asynchronous: bool) -> Patch:
@@ -249,20 +254,32 @@ class TokenTrailInstrumentor(BaseInstrumentor):
             else:
                 runtime = self._tokentrail_shared = acquire_shared()
         self._tokentrail_patched: list[tuple[type, str]] = []
+        self._tokentrail_runtime = runtime
         for target in self.patches():
-            owner = _resolve(target.module, target.cls)
-            if owner is None or not hasattr(owner, target.method):
-                logger.debug(
-                    "tokentrail: %s.%s.%s not found", target.module, target.cls, target.method
-                )
-                continue
-            if (owner, target.method) in self._tokentrail_patched:
-                continue  # an alias of a class already patched (openai's beta.chat since 1.92)
-            _warn_if_foreign(owner, target.method)
-            wrapt.wrap_function_wrapper(owner, target.method, target.make_wrapper(runtime))
-            self._tokentrail_patched.append((owner, target.method))
+            module = sys.modules.get(target.module)
+            if module is None:
+                # Not imported yet (openai 3 imports its resource modules lazily, on first
+                # use): patch it when the app imports it, instead of importing it now.
+                _when_imported(target.module, self, target)
+            else:
+                self._apply(module, target)
+
+    def _apply(self, module: ModuleType, target: Patch) -> None:
+        owner = getattr(module, target.cls, None)
+        if owner is None or not hasattr(owner, target.method):
+            logger.debug("tokentrail: %s.%s.%s not found", target.module, target.cls, target.method)
+            return
+        if (owner, target.method) in self._tokentrail_patched:
+            return  # an alias of a class already patched (openai's beta.chat since 1.92)
+        wrapper = target.make_wrapper(self._tokentrail_runtime)
+        if wrapper is None:
+            return  # the patch declined: the SDK lacks something it needs
+        _warn_if_foreign(owner, target.method)
+        wrapt.wrap_function_wrapper(owner, target.method, wrapper)
+        self._tokentrail_patched.append((owner, target.method))
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        _forget(self)
         for owner, method in reversed(getattr(self, "_tokentrail_patched", ())):
             unwrap(owner, method)
         self._tokentrail_patched = []
@@ -274,11 +291,42 @@ class TokenTrailInstrumentor(BaseInstrumentor):
             self._tokentrail_shared = None
 
 
-def _resolve(module: str, name: str) -> type | None:
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
+# Patches waiting for their module to be imported: module name -> [(instrumentor, patch)].
+# One wrapt post-import hook per module name for the life of the process (wrapt has no way to
+# remove one); it applies what is waiting when the module arrives.
+_waiting: dict[str, list[tuple[TokenTrailInstrumentor, Patch]]] = {}
+_hooked: set[str] = set()
+_waiting_lock = threading.Lock()
+
+
+def _when_imported(module: str, instrumentor: TokenTrailInstrumentor, target: Patch) -> None:
+    with _waiting_lock:
+        _waiting.setdefault(module, []).append((instrumentor, target))
+        register = module not in _hooked
+        _hooked.add(module)
+    if register:
+        # calls the hook at once if the module was imported in the meantime
+        wrapt.register_post_import_hook(_on_import, module)
+
+
+def _on_import(module: ModuleType) -> None:
+    with _waiting_lock:
+        waiting = _waiting.pop(module.__name__, [])
+    for instrumentor, target in waiting:
+        try:
+            instrumentor._apply(module, target)
+        except Exception as exc:  # never break the app's import
+            _guard.report("instrument.deferred", exc)
+
+
+def _forget(instrumentor: TokenTrailInstrumentor) -> None:
+    with _waiting_lock:
+        for module, waiting in list(_waiting.items()):
+            kept = [entry for entry in waiting if entry[0] is not instrumentor]
+            if kept:
+                _waiting[module] = kept
+            else:
+                del _waiting[module]
 
 
 def _warn_if_foreign(owner: type, method: str) -> None:

@@ -136,7 +136,9 @@ def test_concurrent_threads_and_tasks_never_overspend_by_more_than_one_reservati
     from tokentrail.fakes.openai import FakeOpenAI
 
     fake = FakeOpenAI(latency=0.002)  # calls overlap
-    MAX_CALLS_EACH = 20  # a budget that does not hold fails the test instead of hanging it
+    # more than the whole budget allows (~41 calls), so that every worker is refused even if
+    # it runs alone; a budget that does not hold fails the test instead of hanging it
+    MAX_CALLS_EACH = 60
     one = reservation(100)
     limit = one * 40
     with capture(budgets=[Budget("cap", limit, "day", action="block")]) as telemetry:

@@ -15,13 +15,14 @@ whose context is the ``traceparent`` the request carries; and the call costs les
 the SDK's tracing alone. With the SDK's tracing off (``open_telemetry=False``) the SDK asks for
 no span, sends no trace context, and tokentrail's span is the call's span as for other SDKs.
 
-``start_api_call_span`` is private SDK API. When it is missing (``ADOPTABLE`` false) calls on
+``start_api_call_span`` is private SDK API. When it is missing (``adoptable()`` false) calls on
 clients whose tracing is on get no tokentrail span (the SDK's carries their usage; tokentrail
 still records their tokens and cost as metrics), so there are never two.
 """
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from typing import Any
 
@@ -31,14 +32,17 @@ from opentelemetry.trace import NonRecordingSpan
 from ... import _guard
 from ...telemetry.emitter import Call
 
-__all__ = ["ADOPTABLE", "HOOK_MODULE", "HOOK_NAME", "native_tracing_on", "sending", "sent"]
+__all__ = ["HOOK_MODULE", "HOOK_NAME", "native_tracing_on", "sending", "sent"]
 
 #: where the SDK starts its call spans (``anthropic._base_client`` imports it by name)
 HOOK_MODULE = "anthropic._base_client"
 HOOK_NAME = "start_api_call_span"
 
 
-def _adoptable() -> bool:
+@functools.cache
+def adoptable() -> bool:
+    """The SDK's call span can be replaced (or the SDK has none). Asked at call time, when
+    the SDK is imported anyway: importing tokentrail or instrumenting imports no SDK."""
     try:
         import anthropic._base_client as base_client
     except ImportError:  # pragma: no cover - every supported anthropic has it
@@ -46,9 +50,6 @@ def _adoptable() -> bool:
     # anthropic < 1.14 has no tracing of its own: nothing to stand in for
     return hasattr(base_client, HOOK_NAME) or not hasattr(base_client.BaseClient, "open_telemetry")
 
-
-#: the SDK's call span can be replaced (or the SDK has none)
-ADOPTABLE = _adoptable()
 
 #: the call being sent in this context, until the SDK asks for its span
 _sending: ContextVar[Call | None] = ContextVar("tokentrail_anthropic_sending", default=None)

@@ -69,7 +69,7 @@ class Messages(Operation):
         return kwargs.get("stream") is True
 
     def traced(self, instance: Any) -> bool:
-        return native.ADOPTABLE or not native.native_tracing_on(instance._client)
+        return native.adoptable() or not native.native_tracing_on(instance._client)
 
     def prepare(self, call: Call, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         native.sending(call)
@@ -150,6 +150,6 @@ def patches() -> Iterable[Patch]:
             for method in ("create", "parse"):
                 yield patch(module, f"{cls}.{method}", Messages, asynchronous=asynchronous)
             yield Patch(module, cls, "stream", _stream_manager(asynchronous))
-    if native.ADOPTABLE:
-        module, _, name = native.HOOK_MODULE.rpartition(".")
-        yield Patch(module, name, native.HOOK_NAME, lambda runtime: native.start_api_call_span)
+    # skipped when an SDK has no such hook (adoptable() is then false)
+    module, _, name = native.HOOK_MODULE.rpartition(".")
+    yield Patch(module, name, native.HOOK_NAME, lambda runtime: native.start_api_call_span)

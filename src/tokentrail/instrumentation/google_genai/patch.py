@@ -18,7 +18,7 @@ reported: see ``RequestLog``.
 
 from __future__ import annotations
 
-import importlib
+import sys
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from time import time_ns
@@ -431,11 +431,9 @@ class EmbedContent(_GeminiOperation):
 
 
 def _has_per_request_methods(cls: str) -> bool:
-    try:
-        owner = getattr(importlib.import_module(MODULE), cls)
-    except (ImportError, AttributeError):
-        return False
-    return all(hasattr(owner, name) for name in PER_REQUEST_METHODS)
+    """Asked when the patch is applied (``google.genai.models`` is imported by then)."""
+    owner = getattr(sys.modules.get(MODULE), cls, None)
+    return owner is not None and all(hasattr(owner, name) for name in PER_REQUEST_METHODS)
 
 
 def _public(cls: str, method: str, operation: type[_GeminiOperation], asynchronous: bool,
@@ -445,7 +443,11 @@ def _public(cls: str, method: str, operation: type[_GeminiOperation], asynchrono
         MODULE,
         cls,
         method,
-        lambda runtime: factory(operation(runtime, asynchronous, per_request=per_request)),
+        lambda runtime: factory(
+            operation(
+                runtime, asynchronous, per_request=per_request and _has_per_request_methods(cls)
+            )
+        ),
     )
 
 
@@ -456,20 +458,26 @@ def _private(cls: str, method: str, operation: type[_GeminiOperation], asynchron
         MODULE,
         cls,
         method,
-        lambda runtime: _per_request_wrapper(
-            factory(operation(runtime, asynchronous)), streamed=streamed, asynchronous=asynchronous
+        lambda runtime: (
+            _per_request_wrapper(
+                factory(operation(runtime, asynchronous)),
+                streamed=streamed,
+                asynchronous=asynchronous,
+            )
+            if _has_per_request_methods(cls)
+            else None  # renamed in this SDK: the public calls read the usage instead
         ),
     )
 
 
 def patches() -> Iterable[Patch]:
+    # the private per-request methods are patched when the SDK has them (it has from 1.0 to
+    # 3.4; a test fails loudly if a release renames them); the public calls then leave the
+    # usage to them
     for cls, asynchronous in (("Models", False), ("AsyncModels", True)):
-        per_request = _has_per_request_methods(cls)
-        yield _public(cls, "generate_content", GenerateContent, asynchronous, per_request)
-        yield _public(cls, "generate_content_stream", GenerateContentStream, asynchronous,
-                      per_request)  # fmt: skip
+        yield _public(cls, "generate_content", GenerateContent, asynchronous, True)
+        yield _public(cls, "generate_content_stream", GenerateContentStream, asynchronous, True)
         yield _public(cls, "embed_content", EmbedContent, asynchronous)
-        if per_request:
-            yield _private(cls, "_generate_content", GenerateContent, asynchronous, False)
-            yield _private(cls, "_generate_content_stream", GenerateContentStream, asynchronous,
-                           True)  # fmt: skip
+        yield _private(cls, "_generate_content", GenerateContent, asynchronous, False)
+        yield _private(cls, "_generate_content_stream", GenerateContentStream, asynchronous,
+                       True)  # fmt: skip
