@@ -14,7 +14,8 @@ from typing import Any
 from ...telemetry import semconv as sc
 from ...telemetry.records import Response
 from ...usage import Usage
-from ..openai.extractors import input_messages
+from .._content import input_messages
+from .._sdk import ClientCache, count, field, int_field
 
 __all__ = [
     "Endpoint",
@@ -55,19 +56,16 @@ class Endpoint:
         self.port = port
 
 
-_endpoints: dict[int, tuple[Any, type, Endpoint]] = {}
+_endpoints = ClientCache()
 
 
 def endpoint_of(client: Any) -> Endpoint:
-    """The endpoint of an ``Anthropic`` (or platform) client, cached per base URL object."""
-    url = getattr(client, "base_url", None)
-    cached = _endpoints.get(id(url))
-    if cached is not None and cached[0] is url and cached[1] is type(client):
-        return cached[2]
-    endpoint = _read_endpoint(client, url)
-    if len(_endpoints) > 512:
-        _endpoints.clear()
-    _endpoints[id(url)] = (url, type(client), endpoint)
+    """The endpoint of an ``Anthropic`` (or platform) client, cached per client and base URL."""
+    version = getattr(client, "_base_url", None)
+    endpoint = _endpoints.get(client, version)
+    if endpoint is None:
+        url = getattr(client, "base_url", None)
+        endpoint = _endpoints.put(client, version, _read_endpoint(client, url))
     return endpoint
 
 
@@ -98,37 +96,12 @@ def _provider_of(client: Any, host: str | None) -> str:
 # -- usage -----------------------------------------------------------------------------------
 
 
-def _get(obj: Any, name: str) -> Any:
-    """``obj.name`` of an SDK model, or ``obj[name]`` of decoded JSON; None when absent.
-
-    Reads the model's ``__dict__`` (and pydantic's extras, where anthropic 0.x keeps the
-    cache fields) rather than ``getattr``: a field the model does not declare (``iterations``
-    on a non-beta ``Usage``) costs pydantic microseconds through ``getattr``."""
-    if obj is None:
-        return None
-    if obj.__class__ is dict:
-        return obj.get(name)
-    fields = getattr(obj, "__dict__", None)
-    if fields is None:
-        return getattr(obj, name, None)
-    value = fields.get(name)
-    if value is None:
-        extra = getattr(obj, "__pydantic_extra__", None)
-        if extra:
-            value = extra.get(name)
-    return value
-
-
-def _int(value: Any) -> int:
-    return value if value.__class__ is int else 0
-
-
 def _latest(start_and_delta: tuple[Any, Any], name: str) -> Any:
     """A stream's usage field: the last ``message_delta``'s when not null (its counts are
     cumulative), else ``message_start``'s."""
     start, delta = start_and_delta
-    value = _get(delta, name)
-    return value if value is not None else _get(start, name)
+    value = field(delta, name)
+    return value if value is not None else field(start, name)
 
 
 def message_usage(usage: Any, delta: Any = None) -> Usage | None:
@@ -143,33 +116,33 @@ def message_usage(usage: Any, delta: Any = None) -> Usage | None:
     """
     if usage is None:
         return None
-    read, source = (_get, usage) if delta is None else (_latest, (usage, delta))
-    uncached = _int(read(source, "input_tokens"))
-    cache_read = _int(read(source, "cache_read_input_tokens"))
-    cache_write = _int(read(source, "cache_creation_input_tokens"))
-    output = _int(read(source, "output_tokens"))
+    read, source = (field, usage) if delta is None else (_latest, (usage, delta))
+    uncached = count(read(source, "input_tokens"))
+    cache_read = count(read(source, "cache_read_input_tokens"))
+    cache_write = count(read(source, "cache_creation_input_tokens"))
+    output = count(read(source, "output_tokens"))
     details = read(source, "output_tokens_details")
     server_tools = read(source, "server_tool_use")
     iterations = read(source, "iterations")
-    cache_write_1h = _int(_get(_get(usage, "cache_creation"), "ephemeral_1h_input_tokens"))
+    cache_write_1h = int_field(field(usage, "cache_creation"), "ephemeral_1h_input_tokens")
     if iterations:
         for entry in iterations:
-            if _get(entry, "type") == "compaction":
-                uncached += _int(_get(entry, "input_tokens"))
-                cache_read += _int(_get(entry, "cache_read_input_tokens"))
-                cache_write += _int(_get(entry, "cache_creation_input_tokens"))
-                cache_write_1h += _int(
-                    _get(_get(entry, "cache_creation"), "ephemeral_1h_input_tokens")
+            if field(entry, "type") == "compaction":
+                uncached += int_field(entry, "input_tokens")
+                cache_read += int_field(entry, "cache_read_input_tokens")
+                cache_write += int_field(entry, "cache_creation_input_tokens")
+                cache_write_1h += int_field(
+                    field(entry, "cache_creation"), "ephemeral_1h_input_tokens"
                 )
-                output += _int(_get(entry, "output_tokens"))
+                output += int_field(entry, "output_tokens")
     return Usage(
         input_tokens=uncached + cache_read + cache_write,
         output_tokens=output,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         cache_write_1h_tokens=min(cache_write_1h, cache_write),
-        reasoning_tokens=_int(_get(details, "thinking_tokens")),
-        web_search_requests=_int(_get(server_tools, "web_search_requests")),
+        reasoning_tokens=int_field(details, "thinking_tokens"),
+        web_search_requests=int_field(server_tools, "web_search_requests"),
     )
 
 
@@ -188,7 +161,7 @@ def price_context(usage: Any) -> tuple[tuple[str, str], ...]:
     (``service_tier == "batch"`` → ``processing: batch``) and fast mode (``speed: fast``)."""
     if usage is None:
         return ()
-    return _CONTEXTS[_get(usage, "service_tier") == "batch", _get(usage, "speed") == "fast"]
+    return _CONTEXTS[field(usage, "service_tier") == "batch", field(usage, "speed") == "fast"]
 
 
 # -- responses -------------------------------------------------------------------------------
@@ -196,13 +169,13 @@ def price_context(usage: Any) -> tuple[tuple[str, str], ...]:
 
 def message_response(message: Any, *, capture_content: bool) -> Response:
     """A ``Message`` / ``ParsedMessage`` / ``BetaMessage`` (or its decoded JSON)."""
-    usage = _get(message, "usage")
-    stop_reason = _get(message, "stop_reason")
+    usage = field(message, "usage")
+    stop_reason = field(message, "stop_reason")
     attributes = None
-    if capture_content and (messages := output_messages(_get(message, "content"), stop_reason)):
+    if capture_content and (messages := output_messages(field(message, "content"), stop_reason)):
         attributes = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
-    model = _get(message, "model")
-    id_ = _get(message, "id")
+    model = field(message, "model")
+    id_ = field(message, "id")
     return Response(
         message_usage(usage),
         model=model if isinstance(model, str) else None,
@@ -245,8 +218,8 @@ def output_messages(content: Any, stop_reason: Any) -> str | None:
         return None
     parts = []
     for block in content:
-        kind = _get(block, "type")
-        text = _get(block, "text") if kind == "text" else None
+        kind = field(block, "type")
+        text = field(block, "text") if kind == "text" else None
         parts.append({"type": "text", "content": text} if text is not None else {"type": kind})
     message = {"role": "assistant", "parts": parts, "finish_reason": stop_reason or ""}
     return json.dumps([message], ensure_ascii=False)

@@ -29,7 +29,7 @@ from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
 from ...telemetry.stream import AsyncStreamProxy, StreamProxy
 from .._base import Operation, Patch, async_wrapper, patch, raw_response_mode, sync_wrapper
-from ..openai.extractors import given_float, given_int, given_str
+from .._sdk import given_float, given_int, given_str
 from . import extractors as ex
 from . import native
 from .streams import (

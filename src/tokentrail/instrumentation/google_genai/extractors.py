@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from ...telemetry import semconv as sc
 from ...telemetry.records import Response
 from ...usage import Usage
+from .._sdk import field, int_field
 
 __all__ = [
     "Endpoint",
@@ -77,25 +78,6 @@ def model_name(model: Any) -> str | None:
     return model
 
 
-_model_fields: dict[type, frozenset[str] | None] = {}
-
-
-def field(obj: Any, name: str) -> Any:
-    """``obj.name`` (``obj[name]`` for a dict), or None. A field that this SDK version's model
-    lacks is never looked up: on a pydantic model a missing attribute costs microseconds
-    (``__getattr__`` raises)."""
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    cls = type(obj)
-    fields = _model_fields.get(cls, ())
-    if fields == ():
-        declared = getattr(cls, "model_fields", None)
-        fields = _model_fields[cls] = frozenset(declared) if isinstance(declared, dict) else None
-    if fields is not None and name not in fields:
-        return None
-    return getattr(obj, name, None)
-
-
 def config_value(config: Any, name: str, wire_name: str) -> Any:
     """A field of a ``GenerateContentConfig`` or of a config dict (snake or camel case)."""
     if config is None:
@@ -104,16 +86,6 @@ def config_value(config: Any, name: str, wire_name: str) -> Any:
     if value is None and isinstance(config, Mapping):
         value = config.get(wire_name)
     return value
-
-
-def given_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def given_float(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
 
 
 #: genai-prices price variants (``service_tier``) by the request's ``config.service_tier``
@@ -141,11 +113,6 @@ def price_context(metadata: Any, tier: str | None) -> tuple[tuple[str, str], ...
 
 
 # -- usage -----------------------------------------------------------------------------------
-
-
-def _count(obj: Any, name: str) -> int:
-    value = field(obj, name)
-    return value if isinstance(value, int) else 0
 
 
 # genai-prices' google extractor: usage key per modality of each details list. TEXT is not
@@ -203,13 +170,15 @@ def usage_of(metadata: Any) -> Usage | None:
     tool-use prompt; output is candidates plus thoughts (thinking is billed as output)."""
     if metadata is None:
         return None
-    thoughts = _count(metadata, "thoughts_token_count")
-    output = _count(metadata, "candidates_token_count") or _count(metadata, "response_token_count")
+    thoughts = int_field(metadata, "thoughts_token_count")
+    output = int_field(metadata, "candidates_token_count") or int_field(
+        metadata, "response_token_count"
+    )
     return Usage(
-        input_tokens=_count(metadata, "prompt_token_count")
-        + _count(metadata, "tool_use_prompt_token_count"),
+        input_tokens=int_field(metadata, "prompt_token_count")
+        + int_field(metadata, "tool_use_prompt_token_count"),
         output_tokens=output + thoughts,
-        cache_read_tokens=_count(metadata, "cached_content_token_count"),
+        cache_read_tokens=int_field(metadata, "cached_content_token_count"),
         reasoning_tokens=thoughts,
         details=_details(metadata),
     )

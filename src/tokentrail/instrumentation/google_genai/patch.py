@@ -31,6 +31,7 @@ from ...telemetry.records import EMPTY_RESPONSE, Request, Response
 from ...telemetry.stream import watch_async, watch_sync
 from ...usage import Usage, estimate_tokens
 from .._base import Operation, Patch, async_wrapper, sync_wrapper
+from .._sdk import given_float, given_int
 from . import extractors as ex
 from .streams import ChunkAccumulator
 
@@ -306,10 +307,8 @@ class _GeminiOperation(Operation):
             server_address=endpoint.address,
             server_port=endpoint.port,
             stream=self.stream,
-            max_tokens=ex.given_int(
-                ex.config_value(config, "max_output_tokens", "maxOutputTokens")
-            ),
-            temperature=ex.given_float(ex.config_value(config, "temperature", "temperature")),
+            max_tokens=given_int(ex.config_value(config, "max_output_tokens", "maxOutputTokens")),
+            temperature=given_float(ex.config_value(config, "temperature", "temperature")),
             attributes=attributes,
             prompt=contents,
         )

@@ -7,12 +7,13 @@ its ``NOT_GIVEN``/``omit`` sentinels is read defensively: those are all "unknown
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from ...telemetry import semconv as sc
 from ...telemetry.records import Response
 from ...usage import Usage
+from .._content import text_parts
+from .._sdk import ClientCache, field, int_field
 
 __all__ = [
     "Endpoint",
@@ -48,20 +49,14 @@ class Endpoint:
         self.accepts_stream_usage = accepts
 
 
-_endpoints: dict[int, tuple[Any, frozenset[str], Endpoint]] = {}
-
-
-def endpoint_of(client: Any, extra_stream_usage_hosts: frozenset[str]) -> Endpoint:
-    """The endpoint of an ``OpenAI``/``AzureOpenAI`` client, cached per base URL object and
-    allow-list (a new ``instrument()`` may bring another list)."""
-    url = getattr(client, "base_url", None)
-    cached = _endpoints.get(id(url))
-    if cached is not None and cached[0] is url and cached[1] is extra_stream_usage_hosts:
-        return cached[2]
-    endpoint = _read_endpoint(client, url, extra_stream_usage_hosts)
-    if len(_endpoints) > 512:
-        _endpoints.clear()
-    _endpoints[id(url)] = (url, extra_stream_usage_hosts, endpoint)
+def endpoint_of(client: Any, extra_hosts: frozenset[str], cache: ClientCache) -> Endpoint:
+    """The endpoint of an ``OpenAI``/``AzureOpenAI`` client, cached per client and base URL
+    (each runtime has its own cache, and so its own stream-usage allow-list)."""
+    version = getattr(client, "_base_url", None)
+    endpoint = cache.get(client, version)
+    if endpoint is None:
+        url = getattr(client, "base_url", None)
+        endpoint = cache.put(client, version, _read_endpoint(client, url, extra_hosts))
     return endpoint
 
 
@@ -90,30 +85,7 @@ def _is_azure(client: Any) -> bool:
     return isinstance(client, BaseAzureClient)
 
 
-# -- request fields --------------------------------------------------------------------------
-
-
-def given_int(value: Any) -> int | None:
-    """An int argument, or None for absent/None/NOT_GIVEN/omit."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def given_float(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def given_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 # -- usage -----------------------------------------------------------------------------------
-
-
-def _int(obj: Any, name: str) -> int:
-    value = getattr(obj, name, None) if obj is not None else None
-    return value if isinstance(value, int) else 0
 
 
 def chat_usage(usage: Any) -> Usage | None:
@@ -121,19 +93,19 @@ def chat_usage(usage: Any) -> Usage | None:
     already includes cached tokens, ``completion_tokens`` includes reasoning tokens."""
     if usage is None:
         return None
-    prompt = getattr(usage, "prompt_tokens_details", None)
-    completion = getattr(usage, "completion_tokens_details", None)
+    prompt = field(usage, "prompt_tokens_details")
+    completion = field(usage, "completion_tokens_details")
     details = []
-    if audio_in := _int(prompt, "audio_tokens"):
+    if audio_in := int_field(prompt, "audio_tokens"):
         details.append(("input_audio_tokens", audio_in))
-    if audio_out := _int(completion, "audio_tokens"):
+    if audio_out := int_field(completion, "audio_tokens"):
         details.append(("output_audio_tokens", audio_out))
     return Usage(
-        input_tokens=_int(usage, "prompt_tokens"),
-        output_tokens=_int(usage, "completion_tokens"),
-        cache_read_tokens=_int(prompt, "cached_tokens"),
-        cache_write_tokens=_int(prompt, "cache_write_tokens"),
-        reasoning_tokens=_int(completion, "reasoning_tokens"),
+        input_tokens=int_field(usage, "prompt_tokens"),
+        output_tokens=int_field(usage, "completion_tokens"),
+        cache_read_tokens=int_field(prompt, "cached_tokens"),
+        cache_write_tokens=int_field(prompt, "cache_write_tokens"),
+        reasoning_tokens=int_field(completion, "reasoning_tokens"),
         details=tuple(details),
     )
 
@@ -142,23 +114,23 @@ def responses_usage(usage: Any, tool_usage: Any = None) -> Usage | None:
     """``ResponseUsage`` (Responses API) → ``Usage``; web searches from ``tool_usage``."""
     if usage is None:
         return None
-    inputs = getattr(usage, "input_tokens_details", None)
-    outputs = getattr(usage, "output_tokens_details", None)
-    web_search = getattr(tool_usage, "web_search", None) if tool_usage is not None else None
+    inputs = field(usage, "input_tokens_details")
+    outputs = field(usage, "output_tokens_details")
+    web_search = field(tool_usage, "web_search")
     return Usage(
-        input_tokens=_int(usage, "input_tokens"),
-        output_tokens=_int(usage, "output_tokens"),
-        cache_read_tokens=_int(inputs, "cached_tokens"),
-        cache_write_tokens=_int(inputs, "cache_write_tokens"),
-        reasoning_tokens=_int(outputs, "reasoning_tokens"),
-        web_search_requests=_int(web_search, "num_requests"),
+        input_tokens=int_field(usage, "input_tokens"),
+        output_tokens=int_field(usage, "output_tokens"),
+        cache_read_tokens=int_field(inputs, "cached_tokens"),
+        cache_write_tokens=int_field(inputs, "cache_write_tokens"),
+        reasoning_tokens=int_field(outputs, "reasoning_tokens"),
+        web_search_requests=int_field(web_search, "num_requests"),
     )
 
 
 def embeddings_usage(usage: Any) -> Usage | None:
     if usage is None:
         return None
-    return Usage(input_tokens=_int(usage, "prompt_tokens"))
+    return Usage(input_tokens=int_field(usage, "prompt_tokens"))
 
 
 def price_context(service_tier: Any) -> tuple[tuple[str, str], ...]:
@@ -169,49 +141,17 @@ def price_context(service_tier: Any) -> tuple[tuple[str, str], ...]:
 def finish_reasons(choices: Any) -> tuple[str, ...] | None:
     if not choices:
         return None
-    reasons = tuple(c.finish_reason for c in choices if getattr(c, "finish_reason", None))
+    reasons = tuple(c.finish_reason for c in choices if field(c, "finish_reason"))
     return reasons or None
 
 
 def responses_finish_reason(response: Any) -> tuple[str, ...] | None:
-    details = getattr(response, "incomplete_details", None)
-    reason = getattr(details, "reason", None) or getattr(response, "status", None)
+    details = field(response, "incomplete_details")
+    reason = field(details, "reason") or field(response, "status")
     return (reason,) if isinstance(reason, str) else None
 
 
 # -- content capture (only with capture_content=True) ---------------------------------------
-
-
-def _parts(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "content": content}]
-    parts = []
-    if isinstance(content, (list, tuple)):
-        for part in content:
-            if isinstance(part, Mapping):
-                text = part.get("text")
-                if isinstance(text, str):
-                    parts.append({"type": "text", "content": text})
-                else:
-                    parts.append({"type": str(part.get("type", "unknown"))})
-    return parts
-
-
-def input_messages(messages: Any) -> str | None:
-    """Chat ``messages`` or Responses ``input`` as the semconv ``gen_ai.input.messages`` JSON."""
-    if isinstance(messages, str):
-        return json.dumps([{"role": "user", "parts": _parts(messages)}])
-    if not isinstance(messages, (list, tuple)):
-        return None
-    out = []
-    for message in messages:
-        if isinstance(message, str):  # a batch of prompts or embedding inputs
-            out.append({"role": "user", "parts": _parts(message)})
-        elif isinstance(message, Mapping):
-            out.append(
-                {"role": str(message.get("role", "user")), "parts": _parts(message.get("content"))}
-            )
-    return json.dumps(out, ensure_ascii=False) if out else None
 
 
 def output_messages(choices: Any) -> str | None:
@@ -223,7 +163,7 @@ def output_messages(choices: Any) -> str | None:
         out.append(
             {
                 "role": getattr(message, "role", "assistant") or "assistant",
-                "parts": _parts(content) if content else [],
+                "parts": text_parts(content) if content else [],
                 "finish_reason": getattr(choice, "finish_reason", None) or "",
             }
         )
@@ -234,7 +174,7 @@ def responses_output_messages(response: Any) -> str | None:
     text = getattr(response, "output_text", None)
     if not isinstance(text, str):
         return None
-    return json.dumps([{"role": "assistant", "parts": _parts(text)}], ensure_ascii=False)
+    return json.dumps([{"role": "assistant", "parts": text_parts(text)}], ensure_ascii=False)
 
 
 # -- responses -------------------------------------------------------------------------------
@@ -242,16 +182,16 @@ def responses_output_messages(response: Any) -> str | None:
 
 def chat_response(completion: Any, *, capture_content: bool) -> Response:
     """``ChatCompletion`` / ``ParsedChatCompletion`` / legacy ``Completion``."""
-    choices = getattr(completion, "choices", None)
+    choices = field(completion, "choices")
     attributes = None
     if capture_content and (messages := output_messages(choices)):
         attributes = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
     return Response(
-        chat_usage(getattr(completion, "usage", None)),
-        model=getattr(completion, "model", None),
-        id=getattr(completion, "id", None),
+        chat_usage(field(completion, "usage")),
+        model=field(completion, "model"),
+        id=field(completion, "id"),
         finish_reasons=finish_reasons(choices),
-        price_context=price_context(getattr(completion, "service_tier", None)),
+        price_context=price_context(field(completion, "service_tier")),
         attributes=attributes,
     )
 
@@ -262,17 +202,17 @@ def responses_response(response: Any, *, capture_content: bool) -> Response:
     if capture_content and (messages := responses_output_messages(response)):
         attributes = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
     return Response(
-        responses_usage(getattr(response, "usage", None), getattr(response, "tool_usage", None)),
-        model=getattr(response, "model", None),
-        id=getattr(response, "id", None),
+        responses_usage(field(response, "usage"), field(response, "tool_usage")),
+        model=field(response, "model"),
+        id=field(response, "id"),
         finish_reasons=responses_finish_reason(response),
-        price_context=price_context(getattr(response, "service_tier", None)),
+        price_context=price_context(field(response, "service_tier")),
         attributes=attributes,
     )
 
 
 def embeddings_response(response: Any) -> Response:
     return Response(
-        embeddings_usage(getattr(response, "usage", None)),
-        model=getattr(response, "model", None),
+        embeddings_usage(field(response, "usage")),
+        model=field(response, "model"),
     )

@@ -16,6 +16,8 @@ from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
 from ...telemetry.stream import AsyncStreamProxy, StreamProxy
 from .._base import Operation, Patch, patch, raw_response_mode
+from .._content import input_messages
+from .._sdk import ClientCache, given_float, given_int, given_str
 from . import extractors as ex
 from .streams import CompletionStreamAccumulator, ResponsesStreamAccumulator
 
@@ -30,23 +32,30 @@ class _OpenAIOperation(Operation):
     #: the request argument holding the prompt (for content capture and estimates)
     prompt_argument: ClassVar[str]
 
+    def __init__(self, runtime: Any, asynchronous: bool = False) -> None:
+        super().__init__(runtime, asynchronous)
+        self._endpoints = ClientCache()
+
+    def endpoint(self, instance: Any) -> ex.Endpoint:
+        return ex.endpoint_of(instance._client, self.runtime.stream_usage_hosts, self._endpoints)
+
     def _request(self, instance: Any, kwargs: Mapping[str, Any], max_tokens: int | None) -> Request:
-        endpoint = ex.endpoint_of(instance._client, self.runtime.stream_usage_hosts)
+        endpoint = self.endpoint(instance)
         prompt = kwargs.get(self.prompt_argument)
         attributes = None
         if self.capture_content:
-            messages = ex.input_messages(prompt)
+            messages = input_messages(prompt)
             if messages:
                 attributes = {sc.GEN_AI_INPUT_MESSAGES: messages}
         return Request(
             self.operation,
             endpoint.provider,
-            ex.given_str(kwargs.get("model")),
+            given_str(kwargs.get("model")),
             server_address=endpoint.address,
             server_port=endpoint.port,
             stream=kwargs.get("stream") is True,
             max_tokens=max_tokens,
-            temperature=ex.given_float(kwargs.get("temperature")),
+            temperature=given_float(kwargs.get("temperature")),
             attributes=attributes,
             prompt=prompt,
         )
@@ -74,7 +83,7 @@ class _OpenAIOperation(Operation):
 
 def _max_tokens(kwargs: Mapping[str, Any], *names: str) -> int | None:
     for name in names:
-        value = ex.given_int(kwargs.get(name))
+        value = given_int(kwargs.get(name))
         if value is not None:
             return value
     return None
@@ -99,9 +108,7 @@ class ChatCompletions(_OpenAIOperation):
         options = dict(options) if isinstance(options, Mapping) else {}
         if "include_usage" in options:
             return kwargs
-        if not ex.endpoint_of(
-            instance._client, self.runtime.stream_usage_hosts
-        ).accepts_stream_usage:
+        if not self.endpoint(instance).accepts_stream_usage:
             return kwargs
         options["include_usage"] = True
         call.state = _INJECTED_STREAM_USAGE

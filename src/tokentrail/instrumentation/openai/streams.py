@@ -8,6 +8,7 @@ from typing import Any
 from ...telemetry.records import Response
 from ...telemetry.semconv import GEN_AI_OUTPUT_MESSAGES
 from ...usage import Usage, estimate_tokens
+from .._content import input_messages
 from . import extractors as ex
 
 __all__ = ["CompletionStreamAccumulator", "ResponsesStreamAccumulator"]
@@ -72,7 +73,7 @@ class CompletionStreamAccumulator:
         attributes = None
         if self._text:
             attributes = {
-                GEN_AI_OUTPUT_MESSAGES: ex.input_messages(
+                GEN_AI_OUTPUT_MESSAGES: input_messages(
                     [{"role": "assistant", "content": "".join(self._text)}]
                 )
             }
@@ -116,7 +117,7 @@ class ResponsesStreamAccumulator:
             response = ex.responses_response(final, capture_content=False)
             if self._text:
                 response.attributes = {
-                    GEN_AI_OUTPUT_MESSAGES: ex.input_messages(
+                    GEN_AI_OUTPUT_MESSAGES: input_messages(
                         [{"role": "assistant", "content": "".join(self._text)}]
                     )
                 }

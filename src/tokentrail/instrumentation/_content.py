@@ -1,0 +1,47 @@
+"""Message content as the GenAI semantic conventions record it (``gen_ai.input.messages``,
+``gen_ai.output.messages``): JSON lists of ``{"role", "parts": [{"type", "content"}]}``.
+Only used with ``capture_content=True``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["input_messages", "text_parts"]
+
+
+def text_parts(content: Any) -> list[dict[str, Any]]:
+    """A string, or a list of content parts (dicts with ``text``), as semconv parts."""
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    parts = []
+    if isinstance(content, (list, tuple)):
+        for part in content:
+            if isinstance(part, Mapping):
+                text = part.get("text")
+                if isinstance(text, str):
+                    parts.append({"type": "text", "content": text})
+                else:
+                    parts.append({"type": str(part.get("type", "unknown"))})
+    return parts
+
+
+def input_messages(messages: Any) -> str | None:
+    """Chat ``messages`` or Responses ``input`` as the semconv ``gen_ai.input.messages`` JSON."""
+    if isinstance(messages, str):
+        return json.dumps([{"role": "user", "parts": text_parts(messages)}])
+    if not isinstance(messages, (list, tuple)):
+        return None
+    out = []
+    for message in messages:
+        if isinstance(message, str):  # a batch of prompts or embedding inputs
+            out.append({"role": "user", "parts": text_parts(message)})
+        elif isinstance(message, Mapping):
+            out.append(
+                {
+                    "role": str(message.get("role", "user")),
+                    "parts": text_parts(message.get("content")),
+                }
+            )
+    return json.dumps(out, ensure_ascii=False) if out else None

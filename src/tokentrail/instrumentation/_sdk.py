@@ -1,0 +1,91 @@
+"""Reading SDK objects and call arguments, the same way for every provider.
+
+The SDKs' response objects are pydantic models. Reading a field that a model does not declare
+(a field an older SDK lacks, or ``iterations`` on a non-beta usage) through ``getattr`` costs
+microseconds (pydantic's ``__getattr__`` raises); reading ``__dict__`` costs nanoseconds. Call
+arguments may be the SDKs' ``NOT_GIVEN``/``omit`` sentinels: those are "not given".
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+__all__ = ["ClientCache", "count", "field", "given_float", "given_int", "given_str", "int_field"]
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj.name`` of an SDK model (``obj[name]`` of decoded JSON); None when absent.
+
+    Declared fields live in the model's ``__dict__``; anthropic 0.x keeps some (the cache
+    counts) in pydantic's extras. Objects that are not pydantic models are read with
+    ``getattr``."""
+    if obj is None:
+        return None
+    if obj.__class__ is dict:
+        return obj.get(name)
+    fields = getattr(obj, "__dict__", None)
+    if fields is None:
+        return getattr(obj, name, None)
+    value = fields.get(name)
+    if value is None and name not in fields:
+        extra = getattr(obj, "__pydantic_extra__", None)
+        if extra:
+            value = extra.get(name)
+        elif not hasattr(obj.__class__, "model_fields"):
+            value = getattr(obj, name, None)  # a plain object: a property or class attribute
+    return value
+
+
+def int_field(obj: Any, name: str) -> int:
+    """An integer field (a token count), 0 when absent or None."""
+    return count(field(obj, name))
+
+
+def count(value: Any) -> int:
+    """A token count: the value if it is an int, else 0."""
+    return value if value.__class__ is int else 0
+
+
+def given_int(value: Any) -> int | None:
+    """An int argument, or None for absent/None/NOT_GIVEN/omit."""
+    return value if isinstance(value, int) and value.__class__ is not bool else None
+
+
+def given_float(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and value.__class__ is not bool:
+        return float(value)
+    return None
+
+
+def given_str(value: Any) -> str | None:
+    return value if value.__class__ is str and value else None
+
+
+class ClientCache:
+    """What was read from an SDK client (its endpoint), kept while the client stays the same
+    and so does ``version`` (e.g. its base URL object, compared by identity). Clients are held
+    weakly; a lookup is a dict access, where reading the client can cost microseconds (openai
+    3's ``base_url`` is a computed property)."""
+
+    __slots__ = ("_entries",)
+    _MAX_ENTRIES = 512
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref, Any, Any]] = {}
+
+    def get(self, client: Any, version: Any) -> Any:
+        entry = self._entries.get(id(client))
+        if entry is not None and entry[0]() is client and entry[1] is version:
+            return entry[2]
+        return None
+
+    def put(self, client: Any, version: Any, value: Any) -> Any:
+        try:
+            ref = weakref.ref(client)
+        except TypeError:  # not weakly referenceable: read it every time
+            return value
+        if len(self._entries) >= self._MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[id(client)] = (ref, version, value)
+        return value
