@@ -106,21 +106,28 @@ def _openai_chat(_: bool) -> Callable[[], Any]:
     )
 
 
-def _openai_chat_stream(_: bool) -> Callable[[], Any]:
-    client = fakes.FakeOpenAI(chunks=50).client()
+def _openai_chat_stream(ask_for_usage: bool) -> Callable[[bool], Callable[[], Any]]:
+    """The caller asks for ``include_usage`` (every peer can see the usage) or, as most
+    code does, does not (then only an instrumentation that asks for it can)."""
+    options = {"stream_options": {"include_usage": True}} if ask_for_usage else {}
 
-    def call() -> None:
-        stream = client.chat.completions.create(
-            model=fakes.OPENAI_MODEL,
-            messages=MESSAGES,
-            max_completion_tokens=1024,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        for _ in stream:
-            pass
+    def build(_: bool) -> Callable[[], Any]:
+        client = fakes.FakeOpenAI(chunks=50).client()
 
-    return call
+        def call() -> None:
+            stream = client.chat.completions.create(
+                model=fakes.OPENAI_MODEL,
+                messages=MESSAGES,
+                max_completion_tokens=1024,
+                stream=True,
+                **options,
+            )
+            for _ in stream:
+                pass
+
+        return call
+
+    return build
 
 
 def _openai_responses(_: bool) -> Callable[[], Any]:
@@ -184,7 +191,8 @@ def _gemini_stream(_: bool) -> Callable[[], Any]:
 
 SCENARIOS: dict[str, Scenario] = {
     "openai-chat": Scenario("openai", _openai_chat),
-    "openai-chat-stream": Scenario("openai", _openai_chat_stream, chunks=50),
+    "openai-chat-stream": Scenario("openai", _openai_chat_stream(True), chunks=50),
+    "openai-chat-stream-no-usage": Scenario("openai", _openai_chat_stream(False), chunks=50),
     "openai-responses": Scenario("openai", _openai_responses),
     "openai-async-chat": Scenario("openai", _openai_async_chat, calls_per_invocation=10),
     "anthropic-messages": Scenario("anthropic", _anthropic_messages, native_tracing=False),
