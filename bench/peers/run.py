@@ -83,7 +83,8 @@ def log(message: str) -> None:
 
 def _fingerprint(venv: str) -> str:
     digest = hashlib.sha256((REQUIREMENTS / f"{venv}.txt").read_bytes())
-    if venv == "tokentrail":
+    if venv == "tokentrail":  # editable: rebuilt for another checkout or other dependencies
+        digest.update(str(REPO).encode())
         digest.update((REPO / "pyproject.toml").read_bytes())
     digest.update(sys.version.encode())
     return digest.hexdigest()

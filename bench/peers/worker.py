@@ -1,8 +1,8 @@
 """One measurement inside one peer's virtualenv; ``run.py`` starts it and reads its JSON.
 
-    python worker.py PEER SCENARIO [--mode interleaved|bare|instrumented] [--round-seconds S]
-                     [--rounds N] [--openlit-pricing PATH]      # overhead + correctness
-    python worker.py PEER SCENARIO --memory N                   # memory growth over N calls
+    python worker.py PEER SCENARIO... [--mode interleaved|bare|instrumented] [--rounds N]
+                     [--round-seconds S] [--openlit-pricing PATH]   # overhead + correctness
+    python worker.py PEER SCENARIO... --memory N                # memory growth over N calls
     python worker.py PEER --import-time N                       # import + instrument(), N runs
     python worker.py tokentrail --reference-costs               # genai-prices' cost per provider
 
@@ -307,6 +307,8 @@ class TokenTrail(Peer):
     names = {"openai": "openai", "anthropic": "anthropic", "gemini": "google_genai"}
 
     def instrument(self, provider: str) -> str | None:
+        """An instrumentor that is not there yet (unknown provider, or it does not import)
+        makes the cell n/a, so that a later run fills it in."""
         import tokentrail
 
         try:
@@ -315,7 +317,7 @@ class TokenTrail(Peer):
                 meter_provider=self.telemetry.meter_provider,
                 providers=[self.names[provider]],
             )
-        except tokentrail.ConfigurationError as exc:
+        except (tokentrail.ConfigurationError, ImportError) as exc:
             raise Unavailable(f"no {self.names[provider]} instrumentor yet ({exc})") from exc
         self.active.append(tokentrail)
         return None
