@@ -442,7 +442,11 @@ def main() -> int:
         "when the file exists, else OpenLIT runs without prices, as it does offline)",
     )
     parser.add_argument("--venvs", default=str(CACHE / "venvs"), help="where the venvs live")
-    parser.add_argument("--no-readme", action="store_true", help="leave bench/README.md alone")
+    parser.add_argument(
+        "--no-readme",
+        action="store_true",
+        help="leave bench/README.md alone (a run of some peers or scenarios always does)",
+    )
     parser.add_argument("--render", metavar="JSON", help="only re-render the tables of a run")
     options = parser.parse_args()
     if options.render:
@@ -550,7 +554,8 @@ def main() -> int:
     path = RESULTS / f"peers-{stamp}.json"
     path.write_text(json.dumps(report, indent=2), encoding="utf-8")
     log(f"\nwrote {path.relative_to(REPO)} in {report['duration_s']:.0f} s")
-    return publish(report, readme=not options.no_readme)
+    complete = peers == list(PEERS) and scenarios == list(SCENARIOS)
+    return publish(report, readme=complete and not options.no_readme)
 
 
 def publish(report: dict[str, Any], *, readme: bool) -> int:
