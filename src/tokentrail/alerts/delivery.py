@@ -11,13 +11,13 @@ no thread.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from .. import _guard
+from .._background import BackgroundQueue
 from ..telemetry import semconv as sc
 from .models import Alert
 from .sinks import DeliveryError, Sink
@@ -33,42 +33,20 @@ MAX_BACKOFF_S = 30.0
 _STOP = object()
 
 
-class _Worker:
+class _Worker(BackgroundQueue):
     """Delivers one sink's alerts, in order, on its own daemon thread."""
 
     def __init__(self, sink: Sink, stopping: threading.Event) -> None:
+        super().__init__(
+            size=QUEUE_SIZE,
+            thread_name=f"tokentrail-alerts-{sink!r}",
+            full_message=f"alert queue of {sink!r} is full ({QUEUE_SIZE} waiting); new "
+            "alerts to it are dropped until it catches up",
+        )
         self.sink = sink
-        self.queue: queue.Queue[Any] = queue.Queue(QUEUE_SIZE)
         self.stopping = stopping
         self.delivered = 0
         self.failed = 0
-        self.dropped = 0
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-
-    def offer(self, alert: Alert) -> None:
-        if self._thread is None:
-            self._start()
-        try:
-            self.queue.put_nowait(alert)
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1:
-                logger.warning(
-                    "tokentrail: alert queue of %r is full (%d waiting); new alerts to it are "
-                    "dropped until it catches up",
-                    self.sink,
-                    QUEUE_SIZE,
-                )
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                thread = threading.Thread(
-                    target=self._run, name=f"tokentrail-alerts-{self.sink!r}", daemon=True
-                )
-                thread.start()
-                self._thread = thread
 
     def _run(self) -> None:
         while True:
@@ -112,23 +90,8 @@ class _Worker:
             exc,
         )
 
-    def wait_idle(self, deadline: float) -> bool:
-        """Wait until every queued alert was handled, or ``deadline`` (monotonic) passed."""
-        q = self.queue
-        with q.all_tasks_done:
-            while q.unfinished_tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                q.all_tasks_done.wait(remaining)
-        return True
-
     def stop(self) -> None:
-        if self._thread is not None:
-            try:
-                self.queue.put_nowait(_STOP)
-            except queue.Full:
-                pass  # the daemon thread ends with the process
+        self.stop_thread(_STOP)
         try:
             self.sink.close()
         except Exception as exc:
@@ -158,7 +121,7 @@ class AlertDispatcher:
             }
         self._counter.add(1, attributes)
         for worker in self._workers:
-            worker.offer(alert)
+            worker.put(alert)
 
     def flush(self, timeout: float) -> bool:
         """Wait (at most ``timeout`` seconds in all) until every queued alert was handled;

@@ -33,6 +33,7 @@ from typing import Any
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from .. import _guard
+from .._background import BackgroundQueue
 from ..alerts.delivery import AlertDispatcher
 from ..alerts.models import BUDGET_EXCEEDED, BUDGET_WARNING, CRITICAL, REQUEST_COST, WARNING, Alert
 from ..exceptions import BudgetExceededError, BudgetStoreUnavailableError
@@ -404,7 +405,7 @@ class BudgetTracker:
             _guard.report("budgets.close", exc)
 
 
-class Recorder:
+class Recorder(BackgroundQueue):
     """Writes to a remote store off the request path: one daemon thread, a bounded queue,
     batches of up to ``BATCH`` records in one store operation. While the store is down the
     batch is retried every ``store.retry_after`` seconds and new records queue up (then are
@@ -414,41 +415,23 @@ class Recorder:
     BATCH = 256
 
     def __init__(self, tracker: BudgetTracker) -> None:
+        super().__init__(
+            size=self.QUEUE_SIZE,
+            thread_name="tokentrail-budget-recorder",
+            full_message=f"the budget recorder is {self.QUEUE_SIZE} writes behind; further "
+            "spending is not counted until it catches up",
+        )
         self.tracker = tracker
         self.store = tracker.store
-        self.queue: queue.Queue[Any] = queue.Queue(self.QUEUE_SIZE)
-        self.dropped = 0
         self._read_pending = False
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
 
     def submit(self, item: tuple) -> None:
         if item[0] == "read":
             if self._read_pending:
                 return
             self._read_pending = True
-        if self._thread is None:
-            self._start()
-        try:
-            self.queue.put_nowait(item)
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1:
-                logger.warning(
-                    "tokentrail: the budget recorder is %d writes behind; further spending "
-                    "is not counted until it catches up",
-                    self.QUEUE_SIZE,
-                )
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                thread = threading.Thread(
-                    target=self._run, name="tokentrail-budget-recorder", daemon=True
-                )
-                thread.start()
-                self._thread = thread
+        self.put(item)
 
     def _run(self) -> None:
         while True:
@@ -503,24 +486,11 @@ class Recorder:
                     self.dropped += 1
                     return None
 
-    def wait_idle(self, deadline: float) -> bool:
-        q = self.queue
-        with q.all_tasks_done:
-            while q.unfinished_tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                q.all_tasks_done.wait(remaining)
-        return True
-
     def stop(self, deadline: float) -> None:
         """Write what is queued, one attempt each (no waiting on a store that is down), until
         ``deadline``; then end the thread."""
-        if self._thread is None:
+        if not self.started:
             return
         self._stopping.set()
         self.wait_idle(deadline)
-        try:
-            self.queue.put_nowait(None)
-        except queue.Full:
-            pass
+        self.stop_thread(None)

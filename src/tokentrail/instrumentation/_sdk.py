@@ -10,8 +10,19 @@ from __future__ import annotations
 
 import weakref
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["ClientCache", "count", "field", "given_float", "given_int", "given_str", "int_field"]
+__all__ = [
+    "ClientCache",
+    "Endpoint",
+    "address_of",
+    "count",
+    "field",
+    "given_float",
+    "given_int",
+    "given_str",
+    "int_field",
+]
 
 
 def field(obj: Any, name: str) -> Any:
@@ -89,3 +100,36 @@ class ClientCache:
             self._entries.clear()
         self._entries[id(client)] = (ref, version, value)
         return value
+
+
+class Endpoint:
+    """Who serves a client's requests: ``gen_ai.provider.name``, ``server.address`` and
+    ``server.port``, and (openai) whether the host accepts ``stream_options.include_usage``."""
+
+    __slots__ = ("accepts_stream_usage", "address", "port", "provider")
+
+    def __init__(
+        self, provider: str, address: str | None, port: int | None, accepts_stream_usage=False
+    ) -> None:
+        self.provider = provider
+        self.address = address
+        self.port = port
+        self.accepts_stream_usage = accepts_stream_usage
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def address_of(url: Any) -> tuple[str | None, int | None]:
+    """(host, port) of a base URL: an ``httpx``/``httpx2`` URL or a string; the port is the
+    scheme's default when the URL names none."""
+    if isinstance(url, str):
+        if not url:
+            return None, None
+        parts = urlsplit(url)
+        host, port, scheme = parts.hostname, parts.port, parts.scheme
+    else:
+        host = getattr(url, "host", None)
+        port = getattr(url, "port", None)
+        scheme = getattr(url, "scheme", "https")
+    return (host.lower() if host else None), port or _DEFAULT_PORTS.get(scheme)

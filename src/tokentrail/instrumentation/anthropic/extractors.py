@@ -15,7 +15,7 @@ from ...telemetry import semconv as sc
 from ...telemetry.records import Response
 from ...usage import Usage
 from .._content import input_messages
-from .._sdk import ClientCache, count, field, int_field
+from .._sdk import ClientCache, Endpoint, address_of, count, field, int_field
 
 __all__ = [
     "Endpoint",
@@ -45,17 +45,6 @@ _PLATFORM_HOSTS = (
 )
 
 
-class Endpoint:
-    """Who serves a client's requests."""
-
-    __slots__ = ("address", "port", "provider")
-
-    def __init__(self, provider: str, address: str | None, port: int | None) -> None:
-        self.provider = provider
-        self.address = address
-        self.port = port
-
-
 _endpoints = ClientCache()
 
 
@@ -70,9 +59,7 @@ def endpoint_of(client: Any) -> Endpoint:
 
 
 def _read_endpoint(client: Any, url: Any) -> Endpoint:
-    host = (getattr(url, "host", None) or "").lower() or None
-    scheme = getattr(url, "scheme", "https")
-    port = getattr(url, "port", None) or (443 if scheme == "https" else 80 if scheme else None)
+    host, port = address_of(url)
     return Endpoint(_provider_of(client, host), host, port)
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from ...telemetry import semconv as sc
 from ...telemetry.records import Response
 from ...usage import Usage
-from .._sdk import field, int_field
+from .._sdk import Endpoint, address_of, field, int_field
 
 __all__ = [
     "Endpoint",
@@ -26,17 +25,6 @@ __all__ = [
     "request_tier",
     "usage_of",
 ]
-
-
-class Endpoint:
-    """Who serves a client's requests."""
-
-    __slots__ = ("address", "port", "provider")
-
-    def __init__(self, provider: str, address: str | None, port: int | None) -> None:
-        self.provider = provider
-        self.address = address
-        self.port = port
 
 
 _endpoints: dict[tuple[Any, bool], Endpoint] = {}
@@ -52,11 +40,7 @@ def endpoint_of(api_client: Any) -> Endpoint:
     key = (base_url, vertex)
     endpoint = _endpoints.get(key)
     if endpoint is None:
-        address = port = None
-        if isinstance(base_url, str) and base_url:
-            parts = urlsplit(base_url)
-            address = parts.hostname
-            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+        address, port = address_of(base_url)
         provider = sc.PROVIDER_GCP_VERTEX_AI if vertex else sc.PROVIDER_GCP_GEMINI
         if len(_endpoints) > 512:
             _endpoints.clear()

@@ -13,7 +13,7 @@ from ...telemetry import semconv as sc
 from ...telemetry.records import Response
 from ...usage import Usage
 from .._content import text_parts
-from .._sdk import ClientCache, field, int_field
+from .._sdk import ClientCache, Endpoint, address_of, field, int_field
 
 __all__ = [
     "Endpoint",
@@ -37,18 +37,6 @@ _RUNTIME_PROVIDERS = {"vertex": sc.PROVIDER_GCP_VERTEX_AI, "bedrock": sc.PROVIDE
 _STREAM_USAGE_HOSTS = {"api.openai.com"}
 
 
-class Endpoint:
-    """Who serves a client's requests."""
-
-    __slots__ = ("accepts_stream_usage", "address", "port", "provider")
-
-    def __init__(self, provider: str, address: str | None, port: int | None, accepts: bool):
-        self.provider = provider
-        self.address = address
-        self.port = port
-        self.accepts_stream_usage = accepts
-
-
 def endpoint_of(client: Any, extra_hosts: frozenset[str], cache: ClientCache) -> Endpoint:
     """The endpoint of an ``OpenAI``/``AzureOpenAI`` client, cached per client and base URL
     (each runtime has its own cache, and so its own stream-usage allow-list)."""
@@ -61,9 +49,7 @@ def endpoint_of(client: Any, extra_hosts: frozenset[str], cache: ClientCache) ->
 
 
 def _read_endpoint(client: Any, url: Any, extra_hosts: frozenset[str]) -> Endpoint:
-    host = (getattr(url, "host", None) or "").lower() or None
-    scheme = getattr(url, "scheme", "https")
-    port = getattr(url, "port", None) or (443 if scheme == "https" else 80 if scheme else None)
+    host, port = address_of(url)
     runtime = getattr(getattr(client, "_provider_runtime", None), "name", None)
     if _is_azure(client) or (host and host.endswith(_AZURE_SUFFIXES)):
         provider = sc.PROVIDER_AZURE_OPENAI

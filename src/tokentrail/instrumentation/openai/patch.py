@@ -17,7 +17,7 @@ from ...telemetry.records import EMPTY_RESPONSE, Request, Response
 from ...telemetry.stream import AsyncStreamProxy, StreamProxy
 from .._base import Operation, Patch, patch, raw_response_mode
 from .._content import input_messages
-from .._sdk import ClientCache, given_float, given_int, given_str
+from .._sdk import ClientCache, Endpoint, given_float, given_int, given_str
 from . import extractors as ex
 from .streams import CompletionStreamAccumulator, ResponsesStreamAccumulator
 
@@ -36,7 +36,7 @@ class _OpenAIOperation(Operation):
         super().__init__(runtime, asynchronous)
         self._endpoints = ClientCache()
 
-    def endpoint(self, instance: Any) -> ex.Endpoint:
+    def endpoint(self, instance: Any) -> Endpoint:
         return ex.endpoint_of(instance._client, self.runtime.stream_usage_hosts, self._endpoints)
 
     def _request(self, instance: Any, kwargs: Mapping[str, Any], max_tokens: int | None) -> Request:

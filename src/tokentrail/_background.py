@@ -1,0 +1,77 @@
+"""Work off the request path: a bounded queue drained by one daemon thread.
+
+Putting never blocks the caller: when the queue is full the item is dropped, counted, and the
+first drop is logged. The thread starts with the first item, so a process that never puts
+anything starts no thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+logger = logging.getLogger("tokentrail")
+
+__all__ = ["BackgroundQueue"]
+
+
+class BackgroundQueue:
+    """Subclasses implement ``_run()``, which takes items from ``self.queue`` (calling
+    ``task_done()`` for each) until it sees the stop item it gets from ``stop_thread()``."""
+
+    def __init__(self, *, size: int, thread_name: str, full_message: str) -> None:
+        self.queue: queue.Queue[Any] = queue.Queue(size)
+        #: items dropped because the queue was full (and by subclasses, for their reasons)
+        self.dropped = 0
+        self._thread_name = thread_name
+        self._full_message = full_message
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def put(self, item: Any) -> None:
+        if self._thread is None:
+            self._start()
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1:
+                logger.warning("tokentrail: %s", self._full_message)
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def wait_idle(self, deadline: float) -> bool:
+        """Wait until every queued item was handled, or ``deadline`` (monotonic) passed."""
+        q = self.queue
+        with q.all_tasks_done:
+            while q.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                q.all_tasks_done.wait(remaining)
+        return True
+
+    def stop_thread(self, stop_item: Any) -> None:
+        """Ask the thread to end once it reaches ``stop_item`` (a daemon thread that cannot
+        take it, the queue being full, ends with the process)."""
+        if self._thread is None:
+            return
+        try:
+            self.queue.put_nowait(stop_item)
+        except queue.Full:
+            pass
