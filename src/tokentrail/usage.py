@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Usage", "estimate_tokens"]
+__all__ = ["Usage", "estimate_tokens", "estimated_usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +84,9 @@ def _text_length(value: Any) -> int:
         return sum(_text_length(v) for v in value)
     text = getattr(value, "text", None)  # SDK content objects (e.g. google-genai Part)
     return len(text) if isinstance(text, str) else 0
+
+
+def estimated_usage(prompt: Any, output_tokens: int) -> Usage:
+    """The usage of a stream that ended before it reported any: the prompt's estimated tokens
+    and the output received (about one token per content chunk), marked ``estimated``."""
+    return Usage(input_tokens=estimate_tokens(prompt), output_tokens=output_tokens, estimated=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...telemetry.records import Response
 from ...telemetry.semconv import GEN_AI_OUTPUT_MESSAGES
-from ...usage import Usage, estimate_tokens
+from ...usage import estimated_usage
 from . import extractors as ex
 
 __all__ = ["ChunkAccumulator"]
@@ -59,11 +59,7 @@ class ChunkAccumulator:
         if usage is not None and not finished:
             usage = replace(usage, estimated=True)
         elif usage is None and self._chunks:
-            usage = Usage(
-                input_tokens=estimate_tokens(self._prompt),
-                output_tokens=self._chunks,
-                estimated=True,
-            )
+            usage = estimated_usage(self._prompt, self._chunks)
         attributes = None
         if self._text:
             finish = self._finish[0] if self._finish else ""

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...telemetry.records import Response
 from ...telemetry.semconv import GEN_AI_OUTPUT_MESSAGES
-from ...usage import Usage, estimate_tokens
+from ...usage import estimated_usage
 from .._content import input_messages
 from . import extractors as ex
 
@@ -65,11 +65,7 @@ class CompletionStreamAccumulator:
     def response(self) -> Response:
         usage = ex.chat_usage(self._usage)
         if usage is None and self._chunks:
-            usage = Usage(
-                input_tokens=estimate_tokens(self._prompt),
-                output_tokens=self._chunks,
-                estimated=True,
-            )
+            usage = estimated_usage(self._prompt, self._chunks)
         attributes = None
         if self._text:
             attributes = {
@@ -125,11 +121,7 @@ class ResponsesStreamAccumulator:
         first = self._first
         usage = None
         if self._deltas:
-            usage = Usage(
-                input_tokens=estimate_tokens(self._prompt),
-                output_tokens=self._deltas,
-                estimated=True,
-            )
+            usage = estimated_usage(self._prompt, self._deltas)
         return Response(
             usage,
             model=getattr(first, "model", None),
