@@ -61,20 +61,23 @@ class Progress:
             return
         errors = sum(ledger.errors.values())
         unpriced = sum(ledger.unpriced_models.values())
-        status = f"${ledger.total_cost:.4f}  {errors} error(s)  {unpriced} unpriced"
+        status = (
+            f"{ledger.calls} model calls  ${ledger.total_cost:.4f}  {errors} error(s)  "
+            f"{unpriced} unpriced"
+        )
+        of = f"/{self.total}" if self.total else ""
         if self.tty:
             if self.total:
                 filled = 24 * self.done // self.total
                 bar = "█" * filled + "░" * (24 - filled)
-                line = f"\r[{bar}] {self.done}/{self.total} calls  {status}  {label[:40]:<40}"
+                line = f"\r[{bar}] {self.done}{of} steps  {status}  {label[:32]:<32}"
             else:
-                line = f"\r{self.done} calls  {status}  {label[:40]:<40}"
+                line = f"\r{self.done} steps  {status}  {label[:32]:<32}"
             self.out.write(line)
             self.out.flush()
         elif time.monotonic() - self._last_print > 1.0 or self.done == self.total:
             self._last_print = time.monotonic()
-            of = f"/{self.total}" if self.total else ""
-            print(f"  {self.done}{of} calls  {status}", file=self.out, flush=True)
+            print(f"  {self.done}{of} steps  {status}", file=self.out, flush=True)
 
     def finish(self) -> None:
         if self.tty and not self.quiet:
