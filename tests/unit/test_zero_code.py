@@ -1,5 +1,6 @@
-"""Zero-code use: ``opentelemetry-instrument python app.py`` finds tokentrail through its entry
-point, and ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` turns it off."""
+"""Zero-code use: ``opentelemetry-instrument python app.py`` finds each tokentrail
+instrumentor through its entry point, and ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` turns it
+off. The apps run in fresh interpreters, as a user's would."""
 
 import os
 import shutil
@@ -9,25 +10,54 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "zero-code" / "main.py"
 INSTRUMENT = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
+EXAMPLE = Path(__file__).parents[2] / "examples" / "zero-code" / "main.py"
+
+ANTHROPIC_APP = """
+from tokentrail.fakes.anthropic import FakeAnthropic
+
+client = FakeAnthropic().client(open_telemetry=False)
+client.messages.create(model="claude-haiku-4-5", max_tokens=64,
+                       messages=[{"role": "user", "content": "Hello from zero-code"}])
+"""
+GEMINI_APP = """
+from tokentrail.fakes.google_genai import FakeGemini
+
+client = FakeGemini().client()
+client.models.generate_content(model="gemini-2.5-flash", contents="Hello from zero-code")
+"""
+
+# entry point, the app, what its span must show
+CASES = {
+    "openai": ("tokentrail_openai", None,
+               ["chat gpt-4o-mini", '"tokentrail.feature": "release-notes"']),
+    "anthropic": ("tokentrail_anthropic", ANTHROPIC_APP,
+                  ["chat claude-haiku-4-5", '"gen_ai.provider.name": "anthropic"']),
+    "google_genai": ("tokentrail_google_genai", GEMINI_APP,
+                     ["generate_content gemini-2.5-flash", '"gen_ai.provider.name": "gcp.gemini"']),
+}  # fmt: skip
 
 
-def _run(**env):
+def _run(tmp_path: Path, provider: str, **env: str) -> str:
     if INSTRUMENT is None:
         pytest.fail("opentelemetry-instrument is missing: install the dev extra")
+    _, source, _ = CASES[provider]
+    app = EXAMPLE
+    if source is not None:
+        app = tmp_path / "app.py"
+        app.write_text(source)
     environ = {
         **os.environ,
         "OTEL_TRACES_EXPORTER": "console",
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_LOGS_EXPORTER": "none",
-        "OTEL_SERVICE_NAME": "zero-code-test",
+        "OTEL_SERVICE_NAME": f"zero-code-{provider}",
         "OPENAI_API_KEY": "",
         **env,
     }
     environ.pop("TOKENTRAIL_STRICT", None)
     result = subprocess.run(
-        [INSTRUMENT, sys.executable, str(EXAMPLE)],
+        [INSTRUMENT, sys.executable, str(app)],
         capture_output=True,
         text=True,
         env=environ,
@@ -37,14 +67,17 @@ def _run(**env):
     return result.stdout
 
 
-def test_entry_point_instruments_the_app():
-    out = _run()
-    assert '"name": "chat gpt-4o-mini"' in out
+@pytest.mark.parametrize("provider", list(CASES))
+def test_the_entry_point_instruments_the_app(tmp_path, provider):
+    out = _run(tmp_path, provider)
+    for expected in CASES[provider][2]:
+        assert expected in out
     assert '"gen_ai.usage.cost"' in out
-    assert '"tokentrail.feature": "release-notes"' in out
 
 
-def test_disabled_by_otel_variable():
-    out = _run(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="tokentrail_openai")
+@pytest.mark.parametrize("provider", list(CASES))
+def test_disabled_by_the_otel_variable(tmp_path, provider):
+    entry_point, _, expected = CASES[provider]
+    out = _run(tmp_path, provider, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=entry_point)
+    assert expected[0] not in out
     assert "gen_ai.usage.cost" not in out
-    assert "chat gpt-4o-mini" not in out

@@ -1,36 +1,25 @@
 """Fixtures for the openai instrumentor tests: the ``FakeOpenAI`` server, sync and async
 clients, and ``api``, which runs the same test body against both (parametrized).
 
-The async twin drives one event loop per test with ``run_until_complete`` (no pytest-asyncio):
-a stream opened in one step and read in the next must stay on the loop that opened it.
+The sync/async machinery is ``tests.instrumentation.driver``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import operator
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from genai_prices import data_snapshot
 
+from tests.instrumentation.driver import (  # noqa: F401 - fixtures
+    SyncOrAsync,
+    _collections_skip_what_is_loaded,
+    event_loop_for_test,
+)
 from tokentrail.fakes.openai import FakeOpenAI
 
 MESSAGES = [{"role": "user", "content": "Summarise the quarterly figures in two sentences."}]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _collections_skip_what_is_loaded() -> Iterator[None]:
-    """Stream tests collect garbage on purpose (an abandoned stream ends its call when
-    collected); keeping the price data and the SDKs out of those collections makes each
-    one take milliseconds instead of a tenth of a second."""
-    data_snapshot.get_snapshot()
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 @pytest.fixture
@@ -49,14 +38,12 @@ def async_client(fake: FakeOpenAI) -> Any:
     return fake.async_client()
 
 
-class Api:
+class Api(SyncOrAsync):
     """One openai client, sync or async, behind calls that read the same in both cases."""
 
     def __init__(self, fake: FakeOpenAI, loop: asyncio.AbstractEventLoop | None, client: Any):
+        super().__init__(loop, client)
         self.fake = fake
-        self.loop = loop
-        self.client = client
-        self.asynchronous = loop is not None
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -70,68 +57,12 @@ class Api:
             self.fake, self.loop, self.fake.azure_client(asynchronous=self.asynchronous, **kwargs)
         )
 
-    # -- calls -----------------------------------------------------------------------------------
-
-    def wait(self, value: Any) -> Any:
-        return self.loop.run_until_complete(value) if self.asynchronous else value
-
-    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """``call("chat.completions.create", model=...)``: the SDK's result (awaited)."""
-        return self.wait(operator.attrgetter(method)(self.client)(*args, **kwargs))
-
-    # -- streams -------------------------------------------------------------------------------
-
-    def drain(self, stream: Any) -> list[Any]:
-        if not self.asynchronous:
-            return list(stream)
-
-        async def collect() -> list[Any]:
-            return [item async for item in stream]
-
-        return self.wait(collect())
-
-    def take(self, stream: Any, n: int) -> list[Any]:
-        """The next ``n`` items (``next()`` / ``anext()``), leaving the stream open."""
-        if not self.asynchronous:
-            return [next(stream) for _ in range(n)]
-
-        async def collect() -> list[Any]:
-            return [await stream.__anext__() for _ in range(n)]
-
-        return self.wait(collect())
-
-    def close(self, stream: Any) -> None:
-        self.wait(stream.close())
-
     def read_in_block(
         self, stream: Any, *, n: int | None = None, raise_: BaseException | None = None
     ) -> list[Any]:
         """Read ``stream`` inside ``with`` / ``async with`` (``n`` items, or all), then
         raise ``raise_`` inside the block if given."""
-        items: list[Any] = []
-        if not self.asynchronous:
-            with stream as opened:
-                assert opened is stream
-                for item in opened:
-                    items.append(item)
-                    if n is not None and len(items) == n:
-                        break
-                if raise_ is not None:
-                    raise raise_
-            return items
-
-        async def run() -> list[Any]:
-            async with stream as opened:
-                assert opened is stream
-                async for item in opened:
-                    items.append(item)
-                    if n is not None and len(items) == n:
-                        break
-                if raise_ is not None:
-                    raise raise_
-            return items
-
-        return self.wait(run())
+        return self.in_block(stream, n=n, raise_=raise_, yields_itself=True)
 
     def helper_stream(self, method: str, **kwargs: Any) -> tuple[list[Any], Any]:
         """Use a ``.stream()`` helper (``chat.completions.stream``, ``responses.stream``) as
@@ -149,14 +80,6 @@ class Api:
                 return events, await getattr(stream, final)()
 
         return self.wait(run())
-
-
-@pytest.fixture
-def event_loop_for_test() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()
 
 
 @pytest.fixture(params=["sync", "async"])
