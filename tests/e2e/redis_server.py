@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from .harness import free_port
+from tests.processes import free_port
 
 
 class RedisServer:

@@ -4,12 +4,19 @@ own warning twin, and only that one."""
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
 
 from tests.contract import promql
-from tests.e2e.servers import free_port, get_json, poll, running
+from tests.processes import (
+    Process,
+    free_port,
+    get_json,
+    http_ok,
+    require_binary,
+    running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -27,17 +34,24 @@ def alert(severity: str, **labels: str) -> dict:
 
 
 def test_critical_inhibits_only_its_own_warning(tmp_path):
+    binary = require_binary(
+        "prometheus-alertmanager", "apt-get install prometheus-alertmanager", skip_outside_ci=False
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with running(
-        "prometheus-alertmanager",
-        f"--config.file={CONFIG}",
-        f"--storage.path={tmp_path}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",  # no gossip port, no 3s settle wait
-        "--log.level=error",  # the example's secret files do not exist here
-    ) as proc:
-        poll("/-/ready", lambda: urllib.request.urlopen(url + "/-/ready", timeout=1), proc)
+    process = Process(
+        "alertmanager",
+        [
+            binary,
+            f"--config.file={CONFIG}",
+            f"--storage.path={tmp_path}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no gossip port, no 3s settle wait
+            "--log.level=error",  # the example's secret files do not exist here
+        ],
+        tmp_path / "alertmanager.log",
+    )
+    with running(process, lambda: http_ok(url + "/-/ready"), timeout=40):
         alerts = [
             alert("critical", tokentrail_feature="rag"),
             alert("warning", tokentrail_feature="rag"),  # its twin: muted
@@ -52,7 +66,7 @@ def test_critical_inhibits_only_its_own_warning(tmp_path):
             inhibited = out.get(("warning", "rag"), {}).get("inhibitedBy")
             return out if len(out) == 3 and inhibited else None
 
-        status = poll("the inhibition", states, proc)
+        status = wait_until(states, timeout=40, what="the inhibition", process=process)
         assert status[("critical", "rag")]["state"] == "active"
         assert status[("warning", "rag")]["state"] == "suppressed"
         assert status[("warning", "support")]["state"] == "active"

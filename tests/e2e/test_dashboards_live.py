@@ -14,10 +14,7 @@ opentelemetry-exporter-prometheus. The names are taken from what it exposes, nev
 
 from __future__ import annotations
 
-import subprocess
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +22,15 @@ import yaml
 
 from tests.contract import promql
 from tests.demo_process import demo_forever
-from tests.e2e.servers import free_port, get_json, poll, running
+from tests.processes import (
+    Process,
+    free_port,
+    get_json,
+    http_ok,
+    require_binary,
+    running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,9 +44,13 @@ def metrics_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield target
 
 
+#: Prometheus applies new scrape targets on a 5 s tick; the rest is a few scrapes
+DEADLINE_S = 40
+
+
 class Prometheus:
-    def __init__(self, url: str, proc: subprocess.Popen) -> None:
-        self.url, self.proc = url, proc
+    def __init__(self, url: str, process: Process) -> None:
+        self.url, self.process = url, process
 
     def get(self, path: str, **params: str | list[str]) -> Any:
         return get_json(self.url + path, **params)
@@ -49,11 +58,15 @@ class Prometheus:
     def query(self, expr: str) -> dict:
         return self.get("/api/v1/query", query=expr)
 
+    def poll(self, what: str, check: Callable[[], Any]) -> Any:
+        return wait_until(check, timeout=DEADLINE_S, what=what, process=self.process)
+
 
 @pytest.fixture(scope="module")
 def prometheus(
     metrics_target: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Prometheus]:
+    binary = require_binary("prometheus", "apt-get install prometheus", skip_outside_ci=False)
     work = tmp_path_factory.mktemp("prometheus")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -62,18 +75,22 @@ def prometheus(
     }
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    with running(
+    process = Process(
         "prometheus",
-        f"--config.file={work / 'prometheus.yml'}",
-        f"--storage.tsdb.path={work / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--log.level=warn",
-    ) as proc:
-        prom = Prometheus(f"http://127.0.0.1:{port}", proc)
-        poll("/-/ready", lambda: urllib.request.urlopen(prom.url + "/-/ready", timeout=1), proc)
+        [
+            binary,
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        work / "prometheus.log",
+    )
+    prom = Prometheus(f"http://127.0.0.1:{port}", process)
+    with running(process, lambda: http_ok(prom.url + "/-/ready"), timeout=DEADLINE_S):
         # Three scrapes, so that every rate() over 1m has two samples or more.
         scraped = f'count_over_time(up{{job="{JOB}"}}[1m]) >= 3 and up{{job="{JOB}"}} == 1'
-        poll("three scrapes", lambda: prom.query(scraped)["data"]["result"], proc)
+        prom.poll("three scrapes", lambda: prom.query(scraped)["data"]["result"])
         yield prom
 
 
@@ -111,7 +128,7 @@ def test_every_rule_evaluates_without_error(prometheus):
         done = all(not r["lastEvaluation"].startswith("0001") for r in rules)
         return rules if rules and done else None
 
-    rules = poll("a rule evaluation", evaluated, prometheus.proc)
+    rules = prometheus.poll("a rule evaluation", evaluated)
     assert len(rules) == len(promql.load_rules())
     broken = {r["name"]: r.get("lastError") for r in rules if r["health"] != "ok"}
     assert not broken, broken

@@ -4,13 +4,11 @@ trip before a blocking call and one after, alerts once per window across process
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -18,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import tokentrail
+from tests.budget_hammer import call_until_refused
 from tokentrail import (
     Budget,
-    BudgetExceededError,
     BudgetStoreUnavailableError,
     RedisBudgetStore,
     attribute,
@@ -192,41 +190,17 @@ def test_threads_and_tasks_never_overspend_by_more_than_one_reservation(redis_se
     fake = FakeOpenAI(latency=0.002)
     one = reservation(100)
     limit = one * 40
-    refusals: list[BudgetExceededError] = []
     with capture(
         budgets=[Budget("cap", limit, "day", action="block")],
         budget_store=RedisBudgetStore(redis_server.url),
     ) as telemetry:
         sync_client, async_client = fake.client(), fake.async_client()
-
-        # more calls each than the whole budget allows (~41), so every worker is refused
-        def worker() -> None:
-            for _ in range(60):
-                try:
-                    chat(sync_client, max_tokens=100)
-                except BudgetExceededError as exc:
-                    refusals.append(exc)
-                    return
-
-        async def task() -> None:
-            for _ in range(60):
-                try:
-                    await async_client.chat.completions.create(
-                        model=MODEL, messages=MESSAGES, max_tokens=100
-                    )
-                except BudgetExceededError as exc:
-                    refusals.append(exc)
-                    return
-
-        async def tasks() -> None:
-            await asyncio.gather(*(task() for _ in range(8)))
-
-        threads = [threading.Thread(target=worker) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        asyncio.run(tasks())
-        for thread in threads:
-            thread.join()
+        refusals = call_until_refused(
+            lambda: chat(sync_client, max_tokens=100),
+            lambda: async_client.chat.completions.create(
+                model=MODEL, messages=MESSAGES, max_tokens=100
+            ),
+        )
         total = sum(
             Decimal(str(s.attributes["gen_ai.usage.cost"]))
             for s in telemetry.spans()

@@ -8,6 +8,7 @@ a stream opened in one step and read in the next must stay on the loop that open
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import operator
 from collections.abc import Iterator
@@ -109,3 +110,56 @@ def _collections_skip_what_is_loaded() -> Iterator[None]:
     gc.freeze()
     yield
     gc.unfreeze()
+
+
+def record_raised(monkeypatch: pytest.MonkeyPatch, cls: type, asynchronous: bool) -> list:
+    """Spy on ``cls.request`` (the SDK client's request machinery): the list fills with the
+    exceptions it raised, as it raised them."""
+    raised: list[BaseException] = []
+    original = cls.request
+    if asynchronous:
+
+        async def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await original(self, *args, **kwargs)
+            except Exception as exc:
+                raised.append(exc)
+                raise
+
+    else:
+
+        def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(self, *args, **kwargs)
+            except Exception as exc:
+                raised.append(exc)
+                raise
+
+    monkeypatch.setattr(cls, "request", spy)
+    return raised
+
+
+class InjectedFault(Exception):
+    """The error fault-injection tests put into one of tokentrail's internal steps."""
+
+
+def explode(*args: Any, **kwargs: Any) -> Any:
+    raise InjectedFault("injected")
+
+
+@contextlib.contextmanager
+def runtime_of(instrumentor_cls: type, telemetry: Any) -> Iterator[Any]:
+    """``instrumentor_cls`` instrumented with an explicit runtime on ``telemetry``'s
+    providers, so that a test can reach the runtime (add a listener, say)."""
+    from tokentrail.runtime import Runtime
+
+    runtime = Runtime(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
+    instrumentor = instrumentor_cls()
+    instrumentor.instrument(runtime=runtime)
+    try:
+        yield runtime
+    finally:
+        instrumentor.uninstrument()
+        runtime.close()

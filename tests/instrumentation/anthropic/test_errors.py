@@ -9,6 +9,7 @@ import httpx2
 import pytest
 from opentelemetry.trace import StatusCode
 
+from tests.instrumentation.driver import record_raised
 from tokentrail.telemetry import semconv as sc
 
 from .conftest import REQUEST
@@ -21,29 +22,8 @@ LEAKY = {"type": "error", "error": {"type": "authentication_error",
 @pytest.fixture
 def sdk_errors(api, monkeypatch):
     """The exceptions the SDK's request machinery raised, as it raised them."""
-    raised = []
     cls = anthropic.AsyncAnthropic if api.asynchronous else anthropic.Anthropic
-    original = cls.request
-    if api.asynchronous:
-
-        async def spy(self, *args, **kwargs):
-            try:
-                return await original(self, *args, **kwargs)
-            except Exception as exc:
-                raised.append(exc)
-                raise
-
-    else:
-
-        def spy(self, *args, **kwargs):
-            try:
-                return original(self, *args, **kwargs)
-            except Exception as exc:
-                raised.append(exc)
-                raise
-
-    monkeypatch.setattr(cls, "request", spy)
-    return raised
+    return record_raised(monkeypatch, cls, api.asynchronous)
 
 
 def call(api, how: str):

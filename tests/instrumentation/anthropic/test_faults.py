@@ -12,10 +12,10 @@ import gc
 import pytest
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
+from tests.instrumentation.driver import InjectedFault, explode, runtime_of
 from tokentrail import _guard
 from tokentrail.fakes.anthropic import FakeAnthropic
 from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
-from tokentrail.runtime import Runtime
 
 from .conftest import REQUEST, Api
 
@@ -61,25 +61,11 @@ STEPS = {
 CASES = [(shape, step) for shape, steps in STEPS.items() for step in steps]
 
 
-class InjectedFault(Exception):
-    pass
-
-
-def explode(*args, **kwargs):
-    raise InjectedFault("injected")
-
-
 @pytest.fixture
 def runtime(telemetry):
     """Instrumented with an explicit runtime, so that a test can add a listener."""
-    runtime = Runtime(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
-    instrumentor = AnthropicInstrumentor()
-    instrumentor.instrument(runtime=runtime)
-    yield runtime
-    instrumentor.uninstrument()
-    runtime.close()
+    with runtime_of(AnthropicInstrumentor, telemetry) as runtime:
+        yield runtime
 
 
 @pytest.fixture

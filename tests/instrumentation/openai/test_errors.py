@@ -8,6 +8,8 @@ import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
+from tests.instrumentation.driver import record_raised
+
 from .conftest import MESSAGES
 
 LEAKY = {"error": {"message": "Incorrect API key provided: sk-fake-key-for-tests.",
@@ -17,29 +19,8 @@ LEAKY = {"error": {"message": "Incorrect API key provided: sk-fake-key-for-tests
 @pytest.fixture
 def sdk_errors(api, monkeypatch):
     """The exceptions the SDK's request machinery raised."""
-    raised = []
     cls = openai.AsyncOpenAI if api.asynchronous else openai.OpenAI
-    original = cls.request
-    if api.asynchronous:
-
-        async def spy(self, *args, **kwargs):
-            try:
-                return await original(self, *args, **kwargs)
-            except Exception as exc:
-                raised.append(exc)
-                raise
-
-    else:
-
-        def spy(self, *args, **kwargs):
-            try:
-                return original(self, *args, **kwargs)
-            except Exception as exc:
-                raised.append(exc)
-                raise
-
-    monkeypatch.setattr(cls, "request", spy)
-    return raised
+    return record_raised(monkeypatch, cls, api.asynchronous)
 
 
 def status(code, body=None):

@@ -12,9 +12,9 @@ import gc
 import openai
 import pytest
 
+from tests.instrumentation.driver import InjectedFault, explode, runtime_of
 from tokentrail import _guard
 from tokentrail.instrumentation.openai import OpenAIInstrumentor
-from tokentrail.runtime import Runtime
 
 from .conftest import MESSAGES
 
@@ -44,25 +44,11 @@ STREAM_STEPS = {
 }
 
 
-class InjectedFault(Exception):
-    pass
-
-
-def explode(*args, **kwargs):
-    raise InjectedFault("injected")
-
-
 @pytest.fixture
 def runtime(telemetry):
     """Instrumented with an explicit runtime, so that a test can add a listener."""
-    runtime = Runtime(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(runtime=runtime)
-    yield runtime
-    instrumentor.uninstrument()
-    runtime.close()
+    with runtime_of(OpenAIInstrumentor, telemetry) as runtime:
+        yield runtime
 
 
 @pytest.fixture

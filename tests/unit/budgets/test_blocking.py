@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from decimal import Decimal
 
 import openai
 import pytest
 
 import tokentrail
+from tests.budget_hammer import call_until_refused
 from tokentrail import Budget, BudgetExceededError, attribute
 from tokentrail.testing import capture
 
@@ -136,42 +136,16 @@ def test_concurrent_threads_and_tasks_never_overspend_by_more_than_one_reservati
     from tokentrail.fakes.openai import FakeOpenAI
 
     fake = FakeOpenAI(latency=0.002)  # calls overlap
-    # more than the whole budget allows (~41 calls), so that every worker is refused even if
-    # it runs alone; a budget that does not hold fails the test instead of hanging it
-    MAX_CALLS_EACH = 60
     one = reservation(100)
     limit = one * 40
     with capture(budgets=[Budget("cap", limit, "day", action="block")]) as telemetry:
         sync_client, async_client = fake.client(), fake.async_client()
-        refusals: list[BudgetExceededError] = []
-
-        def worker() -> None:
-            for _ in range(MAX_CALLS_EACH):
-                try:
-                    chat(sync_client, max_tokens=100)
-                except BudgetExceededError as exc:
-                    refusals.append(exc)
-                    return
-
-        async def task() -> None:
-            for _ in range(MAX_CALLS_EACH):
-                try:
-                    await async_client.chat.completions.create(
-                        model=MODEL, messages=MESSAGES, max_tokens=100
-                    )
-                except BudgetExceededError as exc:
-                    refusals.append(exc)
-                    return
-
-        async def tasks() -> None:
-            await asyncio.gather(*(task() for _ in range(8)))
-
-        threads = [threading.Thread(target=worker) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        asyncio.run(tasks())
-        for thread in threads:
-            thread.join()
+        refusals = call_until_refused(
+            lambda: chat(sync_client, max_tokens=100),
+            lambda: async_client.chat.completions.create(
+                model=MODEL, messages=MESSAGES, max_tokens=100
+            ),
+        )
 
         costs = [
             Decimal(str(s.attributes["gen_ai.usage.cost"]))
