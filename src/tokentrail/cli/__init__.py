@@ -1,92 +1,86 @@
-"""The ``tokentrail`` command: ``demo``, ``price``, ``doctor``."""
+"""The ``tokentrail`` command. Each subcommand is a module of this package with
+``register(subcommands)``, which adds its parser, and ``run(args) -> int``; ``COMMANDS`` lists
+them in the order ``--help`` shows.
+
+Errors are one line on stderr, never a traceback: a wrong argument exits with status 2 (as
+argparse does, without the usage dump), a failure while running (``CommandError``, a
+``TokenTrailError``, an unreadable file) with status 1, Ctrl-C with 130.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from ..exceptions import TokenTrailError
 from ..version import __version__
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "CommandError", "main"]
+
+#: subcommand name -> module (relative to this package)
+COMMANDS = {
+    "demo": ".demo",
+    "price": ".price",
+    "doctor": ".doctor",
+}
+
+#: exit statuses
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+class CommandError(Exception):
+    """A failure a command reports as one line (exit status 1, or ``status``)."""
+
+    def __init__(self, message: str, status: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``tokentrail price: error: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
         prog="tokentrail",
         description="See, attribute and control what your LLM calls cost, with OpenTelemetry.",
     )
     parser.add_argument("--version", action="version", version=f"tokentrail {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for module in COMMANDS.values():
+        importlib.import_module(module, __name__).register(subcommands)
+    return parser
 
-    demo = commands.add_parser(
-        "demo",
-        help="run a realistic workload against built-in fake providers (no key, no network)",
-        description="Run a realistic LLM workload against built-in fake providers: several "
-        "features, teams and models, streams, cached prompts, reasoning, one unknown model and "
-        "one failing call. Exports over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.",
-    )
-    demo.add_argument("--rounds", type=int, default=3, help="rounds of the workload (default 3)")
-    demo.add_argument("--forever", action="store_true", help="repeat until interrupted")
-    demo.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
-    demo.add_argument(
-        "--metrics-host", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)"
-    )
-    demo.add_argument(
-        "--linger",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="keep serving /metrics this long after the workload ends",
-    )
-    demo.add_argument("--latency", type=float, default=0.02, help="fake provider latency (s)")
-    demo.add_argument("--seed", type=int, default=7, help="random seed of the workload")
-    demo.add_argument("--json", metavar="PATH", help="also write the summary as JSON here")
-    demo.add_argument("--quiet", action="store_true", help="no progress, only the summary")
 
-    price = commands.add_parser("price", help="price a usage with tokentrail's price list")
-    price.add_argument("model")
-    price.add_argument("--provider", default="openai", help="gen_ai.provider.name (default openai)")
-    price.add_argument("--input", type=int, default=0, help="input tokens (cache included)")
-    price.add_argument("--output", type=int, default=0, help="output tokens (reasoning included)")
-    price.add_argument("--cache-read", type=int, default=0)
-    price.add_argument("--cache-write", type=int, default=0)
-    price.add_argument("--reasoning", type=int, default=0)
-
-    commands.add_parser(
-        "doctor",
-        help="check this environment: SDK versions, other instrumentations, configuration",
-    )
-
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from .demo import run
-
+    if args.command is None:
+        parser.print_help()
+        return 0
+    run = importlib.import_module(COMMANDS[args.command], __name__).run
+    prog = f"tokentrail {args.command}"
+    try:
         return run(args)
-    if args.command == "price":
-        return _price(args)
-    if args.command == "doctor":
-        from .doctor import run as doctor
+    except CommandError as exc:
+        return _fail(prog, str(exc), exc.status)
+    except TokenTrailError as exc:
+        return _fail(prog, str(exc), EXIT_FAILURE)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(prog, f"{where}{exc.strerror or exc}", EXIT_FAILURE)
+    except KeyboardInterrupt:
+        return _fail(prog, "interrupted", EXIT_INTERRUPTED)
 
-        return doctor()
-    parser.print_help()
-    return 0
 
-
-def _price(args: argparse.Namespace) -> int:
-    from ..pricing import calc_cost
-    from ..usage import Usage
-
-    usage = Usage(
-        input_tokens=args.input,
-        output_tokens=args.output,
-        cache_read_tokens=args.cache_read,
-        cache_write_tokens=args.cache_write,
-        reasoning_tokens=args.reasoning,
-    )
-    cost = calc_cost(usage, args.model, args.provider)
-    if cost.amount_usd is None:
-        print(f"{args.provider}/{args.model}: no price known (unpriced)", file=sys.stderr)
-        return 1
-    print(f"{args.provider}/{args.model}: ${cost.amount_usd} ({cost.source})")
-    return 0
+def _fail(prog: str, message: str, status: int) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return status

@@ -6,11 +6,12 @@ instrumentations of the same SDKs (two instrumentations count each call twice), 
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from typing import TextIO
+from typing import Any, TextIO
 
 from .. import PROVIDERS
 from ..exceptions import TokenTrailError
@@ -30,7 +31,17 @@ _OTHER_INSTRUMENTATIONS = {
 }  # fmt: skip
 
 
-def run(out: TextIO | None = None) -> int:
+def register(subcommands: Any) -> None:
+    subcommands.add_parser(
+        "doctor",
+        help="check this environment: SDK versions, other instrumentations, configuration",
+        description="Check, without touching the network, the installed SDKs against the "
+        "supported versions, other instrumentations of the same SDKs, and the TOKENTRAIL_* "
+        "configuration. Exit status 1 when a problem is found.",
+    )
+
+
+def run(args: argparse.Namespace | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     problems = 0
 

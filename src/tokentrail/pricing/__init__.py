@@ -6,9 +6,19 @@ from collections.abc import Mapping
 
 from ..usage import Usage
 from .book import PriceBook
+from .catalog import find_provider as _find_catalog_provider
 from .cost import ESTIMATED, PRICED, UNPRICED, Cost
 
-__all__ = ["ESTIMATED", "PRICED", "UNPRICED", "Cost", "PriceBook", "calc_cost"]
+__all__ = [
+    "ANY_PROVIDER",
+    "ESTIMATED",
+    "PRICED",
+    "UNPRICED",
+    "Cost",
+    "PriceBook",
+    "calc_cost",
+    "find_provider",
+]
 
 _default_book: PriceBook | None = None
 _active_book: PriceBook | None = None
@@ -30,6 +40,20 @@ def _book() -> PriceBook:
 
         _default_book = PriceBook(load_overrides(env_str(ENV_PRICES_FILE)))
     return _default_book
+
+
+#: the provider of a model priced by an override that names none (it matches any provider)
+ANY_PROVIDER = "*"
+
+
+def find_provider(model: str) -> str | None:
+    """The provider whose prices have ``model``: a price override's (``ANY_PROVIDER`` when it
+    names none), else the ``gen_ai.provider.name`` of the genai-prices provider that lists it;
+    None when nobody prices it."""
+    for override in _book().overrides:
+        if override.matches(override.provider or ANY_PROVIDER, model):
+            return override.provider or ANY_PROVIDER
+    return _find_catalog_provider(model)
 
 
 def calc_cost(

@@ -16,7 +16,7 @@ from typing import Any
 from ..usage import Usage
 from .rates import USAGE_KEYS, CompiledPrice, Tiered
 
-__all__ = ["GENAI_PRICES_SOURCE", "PROVIDER_IDS", "Resolved", "resolve"]
+__all__ = ["GENAI_PRICES_SOURCE", "PROVIDER_IDS", "Resolved", "find_provider", "resolve"]
 
 GENAI_PRICES_SOURCE = f"genai-prices {version('genai-prices')}"
 
@@ -36,6 +36,11 @@ PROVIDER_IDS: dict[str, str] = {
     "perplexity": "perplexity",
     "cohere": "cohere",
 }
+
+#: genai-prices provider id -> the ``gen_ai.provider.name`` that reports it (first one wins)
+_PROVIDER_NAMES: dict[str, str] = {}
+for _name, _id in PROVIDER_IDS.items():
+    _PROVIDER_NAMES.setdefault(_id, _name)
 
 # Units that a model may price but whose usage we never report without ``Usage.details``
 # (audio/image/video tokens, other tool calls, characters, pages ...): their count is 0, so
@@ -86,6 +91,25 @@ def resolve(
         v.constraint is not None for v in (model_info.price_variants or ())
     )
     return Resolved(_compile(model_price), model_price, varies)
+
+
+def find_provider(model: str) -> str | None:
+    """The ``gen_ai.provider.name`` whose price list has ``model`` (genai-prices matches model
+    names across providers), or None."""
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    try:
+        provider, _ = snapshot.find_provider_model(model, None, None, None)
+    except LookupError:
+        # a model that no provider claims by its name pattern (embeddings, say): look through
+        # the price lists, the providers tokentrail instruments first
+        first = {provider_id: i for i, provider_id in enumerate(_PROVIDER_NAMES)}
+        ranked = sorted(snapshot.providers, key=lambda p: first.get(p.id, len(first)))
+        provider = next((p for p in ranked if p.find_model(model.lower()) is not None), None)
+        if provider is None:
+            return None
+    return _PROVIDER_NAMES.get(provider.id, provider.id)
 
 
 def _compile(model_price: Any) -> CompiledPrice | None:

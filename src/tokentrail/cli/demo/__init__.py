@@ -9,13 +9,74 @@ import json
 import logging
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import tokentrail
 
 from .budgets import MAX_REQUEST_COST_USD, AlertLog, budgets
-from .ledger import Ledger
 from .workload import Runner, Step
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+
+
+def register(subcommands: Any) -> None:
+    demo = subcommands.add_parser(
+        "demo",
+        help="run a realistic workload against built-in fake providers (no key, no network)",
+        description="Run a realistic LLM workload against built-in fake providers: several "
+        "features, teams and models, streams, cached prompts, reasoning, one unknown model and "
+        "one failing call. Exports over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.",
+    )
+    demo.add_argument(
+        "--rounds", type=_positive_int, default=3, help="rounds of the workload (default 3)"
+    )
+    demo.add_argument("--forever", action="store_true", help="repeat until interrupted")
+    demo.add_argument("--metrics-port", type=_port, help="serve Prometheus /metrics on this port")
+    demo.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)"
+    )
+    demo.add_argument(
+        "--linger",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep serving /metrics this long after the workload ends",
+    )
+    demo.add_argument(
+        "--latency", type=_seconds, default=0.02, help="fake provider latency (s, default 0.02)"
+    )
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the workload")
+    demo.add_argument("--json", metavar="PATH", help="also write the summary as JSON here")
+    demo.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+
+
+def _number(text: str, kind: type, what: str) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _number(text, int, "a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _number(text, int, "a port number")
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"a port is between 1 and 65535, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = _number(text, float, "a number of seconds")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
 
 
 def _traffic(latency: float) -> list[Step]:
@@ -111,6 +172,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
+    from .ledger import Ledger
     from .otel_setup import setup
 
     ledger = Ledger()

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from ...version import __version__
+from .. import CommandError
 
 
 @dataclass
@@ -57,7 +58,13 @@ def setup(ledger: SpanProcessor, *, metrics_port: int | None, metrics_host: str)
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr=metrics_host)
+        try:
+            start_http_server(metrics_port, addr=metrics_host)
+        except OSError as exc:
+            raise CommandError(
+                f"--metrics-port {metrics_port}: cannot serve /metrics on "
+                f"{metrics_host}:{metrics_port}: {exc.strerror or exc}"
+            ) from None
         readers.append(PrometheusMetricReader())
         exporting.append(f"Prometheus → http://{metrics_host}:{metrics_port}/metrics")
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
@@ -75,8 +82,9 @@ def _otlp_exporters() -> tuple[Any, Any]:
             from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
         except ImportError as exc:
-            raise SystemExit(
-                "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs opentelemetry-exporter-otlp-proto-grpc"
+            raise CommandError(
+                "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs opentelemetry-exporter-otlp-proto-grpc "
+                "(pip install opentelemetry-exporter-otlp-proto-grpc)"
             ) from exc
         return OTLPSpanExporter(), OTLPMetricExporter()
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
