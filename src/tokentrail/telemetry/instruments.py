@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
 
-from . import semconv as sc
+from .. import names as sc
 
 __all__ = [
     "CallInstruments",

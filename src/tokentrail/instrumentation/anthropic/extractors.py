@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ...telemetry import semconv as sc
+from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
 from .._content import input_messages

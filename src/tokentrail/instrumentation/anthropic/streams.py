@@ -15,8 +15,8 @@ from typing import Any
 
 import wrapt
 
+from ... import names as sc
 from ...exceptions import TokenTrailError
-from ...telemetry import semconv as sc
 from ...telemetry.records import Response
 from ...telemetry.stream import AsyncStreamProxy, StreamProxy
 from . import extractors as ex

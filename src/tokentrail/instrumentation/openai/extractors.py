@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...telemetry import semconv as sc
+from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
 from .._content import text_parts
