@@ -17,8 +17,6 @@ from . import _guard
 
 logger = logging.getLogger("tokentrail")
 
-__all__ = ["BackgroundQueue"]
-
 
 class BackgroundQueue:
     """Subclasses implement ``_run()``, which takes items from ``self.queue`` (calling

@@ -40,8 +40,6 @@ from opentelemetry import context as otel_context
 
 from . import names as sc
 
-__all__ = ["Attribution", "attribute", "bind", "configure_baggage", "current", "hash_user_id"]
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: keys with a dedicated span attribute; every other key becomes ``tokentrail.<key>``

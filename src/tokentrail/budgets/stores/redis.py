@@ -30,8 +30,6 @@ from ...exceptions import BudgetStoreUnavailableError, ConfigurationError
 from ..models import Span
 from . import EXCEEDED, Charge, Recorded, Refusal
 
-__all__ = ["RedisBudgetStore"]
-
 logger = logging.getLogger("tokentrail")
 
 # KEYS: per charge, its bucket keys (oldest .. current), then its "exceeded" claim key.

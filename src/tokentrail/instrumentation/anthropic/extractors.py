@@ -17,18 +17,6 @@ from ...usage import Usage
 from .._content import input_messages
 from .._sdk import ClientCache, Endpoint, address_of, count, field, int_field
 
-__all__ = [
-    "Endpoint",
-    "endpoint_of",
-    "input_attributes",
-    "message_response",
-    "message_usage",
-    "output_messages",
-    "price_context",
-    "raw_body",
-    "text_output_messages",
-]
-
 # -- provider identity ------------------------------------------------------------------------
 
 #: the platform clients, by their public names in ``anthropic`` (sync and async)

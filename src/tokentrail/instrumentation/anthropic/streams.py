@@ -21,12 +21,6 @@ from ...telemetry.records import Response
 from ...telemetry.stream import AsyncStreamProxy, StreamProxy
 from . import extractors as ex
 
-__all__ = [
-    "AsyncMessageStreamManagerProxy",
-    "MessageStreamAccumulator",
-    "MessageStreamManagerProxy",
-]
-
 
 class MessageStreamAccumulator:
     """Raw message events (``Stream[RawMessageStreamEvent]``, beta too).

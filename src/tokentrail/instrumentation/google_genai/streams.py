@@ -16,8 +16,6 @@ from ...telemetry.records import Response
 from ...usage import estimated_usage
 from . import extractors as ex
 
-__all__ = ["ChunkAccumulator"]
-
 
 class ChunkAccumulator:
     """``GenerateContentResponse`` chunks of one stream.

@@ -15,13 +15,6 @@ from ...usage import Usage
 from .._content import text_parts
 from .._sdk import ClientCache, Endpoint, address_of, field, int_field
 
-__all__ = [
-    "Endpoint",
-    "chat_usage",
-    "endpoint_of",
-    "responses_usage",
-]
-
 _PROVIDER_BY_HOST = {
     "api.openai.com": sc.PROVIDER_OPENAI,
     "api.groq.com": "groq",
