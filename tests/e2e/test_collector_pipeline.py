@@ -1,6 +1,6 @@
 """The shipped Collector config, live: OTLP in, the privacy stage, traces into Jaeger, metrics
-into Prometheus under the names of the metric contract (src/tokentrail/names.py), and an alert on the cost
-counter through Alertmanager to a webhook. Also the grafana-stack example (OTLP to a trace
+into Prometheus under the names of the metric contract (src/tokentrail/names.py), and an alert
+on the cost counter through Alertmanager to a webhook. Also the grafana-stack example (OTLP to a trace
 backend, remote write to Prometheus), which must produce the same series names.
 """
 

@@ -1,4 +1,5 @@
-"""Fault injection at every internal step around an anthropic call (docs/architecture.md, error zone 2).
+"""Fault injection at every internal step around an anthropic call (docs/architecture.md,
+error zone 2).
 
 In production (``lenient``) a failing step costs telemetry, never the call: the caller gets
 what the SDK alone gives (compared with the same calls made with instrumentation suppressed,

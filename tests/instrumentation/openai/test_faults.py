@@ -1,4 +1,5 @@
-"""Fault injection at every internal step around an openai call (docs/architecture.md, error zone 2).
+"""Fault injection at every internal step around an openai call (docs/architecture.md,
+error zone 2).
 
 In production (``lenient``) a failing step costs telemetry, never the call: the caller gets
 the SDK's own result object, or exactly the chunks the SDK's stream yielded. In strict mode
