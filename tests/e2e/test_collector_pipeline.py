@@ -1,7 +1,7 @@
 """The shipped Collector config, live: OTLP in, the privacy stage, traces into Jaeger, metrics
 into Prometheus under the names of the metric contract (src/tokentrail/names.py), and an alert
-on the cost counter through Alertmanager to a webhook. Also the grafana-stack example (OTLP to a trace
-backend, remote write to Prometheus), which must produce the same series names.
+on the cost counter through Alertmanager to a webhook. Also the grafana-stack example (OTLP to
+a trace backend, remote write to Prometheus), which must produce the same series names.
 """
 
 from __future__ import annotations
