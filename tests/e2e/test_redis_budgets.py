@@ -306,3 +306,13 @@ class TestRedisDies:
             costs = [s.attributes["gen_ai.usage.cost"] for s in telemetry.spans()]
         spent = store.read([("watch:-", parse_window("day", "w").span(time.time()))])[0][0]
         assert to_usd(spent) == Decimal(str(costs[1]))
+
+
+def test_a_hundred_thousand_cheap_calls_add_up_to_the_nano_dollar(redis_server):
+    """The Redis store, its Lua scripts and the gauges keep nano-dollars exact too."""
+    from tests.budget_precision import CALLS, spend_cheaply
+
+    store = RedisBudgetStore(redis_server.url)
+    total, gauge, priced = spend_cheaply(store, lambda runtime: runtime.flush(60))
+    assert priced == CALLS
+    assert abs(Decimal(repr(gauge)) - total) <= Decimal("1e-9"), (gauge, total)

@@ -135,7 +135,17 @@ class AlertDispatcher:
             return
         self._closed = True
         self._stopping.set()
-        self.flush(timeout)
+        if not self.flush(timeout):
+            for worker in self._workers:
+                left = worker.queue.unfinished_tasks
+                if left:
+                    logger.warning(
+                        "tokentrail: %d alert(s) could not be delivered to %r within %g s "
+                        "(at exit or uninstrument()); they are dropped",
+                        left,
+                        worker.sink,
+                        timeout,
+                    )
         for worker in self._workers:
             worker.stop()
 
