@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from .instrumentation.anthropic import AnthropicInstrumentor
     from .instrumentation.google_genai import GoogleGenAIInstrumentor
+    from .instrumentation.litellm import LiteLLMInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
     from .instrumentation.providers import Provider
     from .runtime import calc_cost
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigurationError",
     "Cost",
     "GoogleGenAIInstrumentor",
+    "LiteLLMInstrumentor",
     "LogSink",
     "MemoryBudgetStore",
     "OpenAIInstrumentor",

@@ -67,6 +67,7 @@ PROVIDER_ANTHROPIC: Final = "anthropic"
 PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
 PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
 PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+PROVIDER_MISTRAL_AI: Final = "mistral_ai"
 
 #: ``tokentrail.finish_reason`` values: a closed set, the same for every provider
 FINISH_STOP: Final = "stop"

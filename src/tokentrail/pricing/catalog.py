@@ -33,6 +33,9 @@ PROVIDER_IDS: dict[str, str] = {
     "deepseek": "deepseek",
     "perplexity": "perplexity",
     "cohere": "cohere",
+    # LiteLLM's names of providers that the semantic conventions do not list
+    "together_ai": "together",
+    "fireworks_ai": "fireworks",
 }
 
 #: genai-prices provider id -> the ``gen_ai.provider.name`` that reports it (first one wins)
