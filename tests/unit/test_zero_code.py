@@ -26,6 +26,14 @@ from tokentrail.fakes.google_genai import FakeGemini
 client = FakeGemini().client()
 client.models.generate_content(model="gemini-2.5-flash", contents="Hello from zero-code")
 """
+LITELLM_APP = """
+import litellm
+from tokentrail.fakes.litellm import FakeProviders
+
+with FakeProviders() as fakes:
+    litellm.completion(messages=[{"role": "user", "content": "Hello from zero-code"}],
+                       **fakes.route("anthropic/claude-haiku-4-5"))
+"""
 
 # entry point, the app, what its span must show
 CASES = {
@@ -35,6 +43,8 @@ CASES = {
                   ["chat claude-haiku-4-5", '"gen_ai.provider.name": "anthropic"']),
     "google_genai": ("tokentrail_google_genai", GEMINI_APP,
                      ["generate_content gemini-2.5-flash", '"gen_ai.provider.name": "gcp.gemini"']),
+    "litellm": ("tokentrail_litellm", LITELLM_APP,
+                ["chat claude-haiku-4-5", '"gen_ai.provider.name": "anthropic"']),
 }  # fmt: skip
 
 

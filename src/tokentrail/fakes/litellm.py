@@ -14,6 +14,7 @@ Importing LiteLLM fetches its price list from the internet unless
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from ._loopback import LoopbackServer, serve
@@ -29,8 +30,9 @@ _BASE_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "mistral": "/v1"}
 
 class FakeProviders:
     """One fake per provider LiteLLM is tested against (``openai``, ``anthropic``,
-    ``gemini``, ``mistral``), each on its own loopback server, started when first routed to.
-    ``latency`` and ``stream_chunks`` go to every fake."""
+    ``gemini``, ``mistral``), each on its own loopback server, started when first routed to
+    and stopped by ``close()`` (or when this object is collected). ``latency`` and
+    ``stream_chunks`` go to every fake."""
 
     def __init__(self, *, latency: float = 0.0, stream_chunks: int | None = None) -> None:
         self.openai = FakeOpenAI(latency=latency, stream_chunks=stream_chunks)
@@ -38,6 +40,7 @@ class FakeProviders:
         self.gemini = FakeGemini(latency=latency, stream_chunks=stream_chunks)
         self.mistral = FakeMistral(latency=latency, stream_chunks=stream_chunks)
         self._servers: dict[str, LoopbackServer] = {}
+        weakref.finalize(self, _close, self._servers)
 
     def fake(self, provider: str) -> Any:
         return getattr(self, provider)
@@ -56,12 +59,16 @@ class FakeProviders:
         return {"model": model, "api_base": self.url(provider), "api_key": API_KEY, **kwargs}
 
     def close(self) -> None:
-        for server in self._servers.values():
-            server.close()
-        self._servers.clear()
+        _close(self._servers)
 
     def __enter__(self) -> FakeProviders:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _close(servers: dict[str, LoopbackServer]) -> None:
+    for server in servers.values():
+        server.close()
+    servers.clear()

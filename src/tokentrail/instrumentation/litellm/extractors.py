@@ -194,9 +194,20 @@ def usage_of(usage: Any) -> Usage | None:
     )
 
 
-def price_context(service_tier: Any) -> tuple[tuple[str, str], ...]:
-    """A service tier the provider answered with selects a price variant (flex, priority)."""
-    return (("service_tier", service_tier),) if isinstance(service_tier, str) else ()
+def price_context(result: Any, usage: Any) -> tuple[tuple[str, str], ...]:
+    """The price variants the answer selects, in genai-prices' terms, as the provider SDKs'
+    instrumentations read them: OpenAI's service tier (``flex``, ``priority``) on the
+    response; Anthropic's batch tier and fast mode on the usage."""
+    context = []
+    tier = field(result, "service_tier")
+    if isinstance(tier, str):
+        context.append(("service_tier", tier))
+    if usage is not None:
+        if field(usage, "service_tier") == "batch":
+            context.append(("processing", "batch"))
+        if field(usage, "speed") == "fast":
+            context.append(("speed", "fast"))
+    return tuple(context)
 
 
 # -- responses -------------------------------------------------------------------------------------
@@ -241,15 +252,16 @@ def output_messages(choices: Any) -> str | None:
 def completion_response(result: Any, litellm_provider: str, *, capture_content: bool) -> Response:
     """A ``ModelResponse``."""
     choices = field(result, "choices")
+    usage = field(result, "usage")
     attributes = None
     if capture_content and (messages := output_messages(choices)):
         attributes = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
     return Response(
-        usage_of(field(result, "usage")),
+        usage_of(usage),
         model=response_model(result, litellm_provider),
         id=given_str(field(result, "id")),
         finish_reasons=finish_reasons(choices),
-        price_context=price_context(field(result, "service_tier")),
+        price_context=price_context(result, usage),
         attributes=attributes,
     )
 

@@ -42,7 +42,7 @@ class ChunkAccumulator:
     if there is none at all (the caller left early, or the provider sent none), or if the
     stream ended before its finish reason (the usage then is a partial count)."""
 
-    __slots__ = ("_chunks", "_finish", "_id", "_model", "_prompt", "_provider", "_stream",
+    __slots__ = ("_chunks", "_finish", "_first", "_model", "_prompt", "_provider", "_stream",
                  "_text", "_usage")  # fmt: skip
 
     def __init__(
@@ -53,15 +53,15 @@ class ChunkAccumulator:
         self._prompt = prompt
         self._usage: Any = None
         self._model: str | None = None
-        self._id: str | None = None
+        self._first: Any = None
         self._finish: dict[int, str] = {}
         self._chunks = 0
         self._text: list[str] | None = [] if capture_content else None
 
     def add(self, chunk: Any) -> bool:
-        if self._model is None:
+        if self._first is None:
+            self._first = chunk
             self._model = ex.response_model(chunk, self._provider)
-            self._id = field(chunk, "id")
         choices = field(chunk, "choices")
         if choices:
             self._chunks += 1
@@ -87,7 +87,8 @@ class ChunkAccumulator:
         return None
 
     def response(self) -> Response:
-        usage = ex.usage_of(self._usage if self._usage is not None else self._kept_usage())
+        reported = self._usage if self._usage is not None else self._kept_usage()
+        usage = ex.usage_of(reported)
         if usage is None:
             if self._chunks:
                 usage = estimated_usage(self._prompt, self._chunks)
@@ -107,7 +108,8 @@ class ChunkAccumulator:
         return Response(
             usage,
             model=self._model,
-            id=self._id,
+            id=field(self._first, "id"),
             finish_reasons=tuple(self._finish[i] for i in sorted(self._finish)) or None,
+            price_context=ex.price_context(self._first, reported),
             attributes=attributes,
         )
