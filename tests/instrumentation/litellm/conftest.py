@@ -9,6 +9,7 @@ The sync/async machinery is ``tests.instrumentation.driver``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,18 +32,26 @@ ROUTES = {
 }
 
 
-@pytest.fixture
-def event_loop_for_test() -> Iterator[asyncio.AbstractEventLoop]:
-    """The test's event loop; before it closes, LiteLLM's background logging (a worker task
-    per loop, started by async calls) finishes, as it would before a real app's loop ends."""
+@pytest.fixture(scope="session")
+def _session_loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop = asyncio.new_event_loop()
     yield loop
     worker = _litellm_logging_worker()
     if worker is not None:
-        loop.run_until_complete(worker.flush())
+        # what LiteLLM still has to log for the calls made, as at the end of an app's loop
+        with contextlib.suppress(asyncio.TimeoutError):
+            loop.run_until_complete(asyncio.wait_for(worker.flush(), 5))
         loop.run_until_complete(worker.stop())
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
+
+
+@pytest.fixture
+def event_loop_for_test(_session_loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
+    """One event loop for every async LiteLLM test, as an application has one: LiteLLM's
+    background logging (a worker task, and its queue) stays on the loop it started on (older
+    LiteLLM releases cannot move it to another)."""
+    return _session_loop
 
 
 def _litellm_logging_worker() -> Any:

@@ -49,7 +49,8 @@ def test_a_failing_deployment_and_its_fallback_are_two_calls(api, router):
         failed, answered = telemetry.spans()
         assert failed.attributes["gen_ai.provider.name"] == "openai"
         assert failed.attributes["gen_ai.request.model"] == "gpt-4o"
-        assert failed.attributes["error.type"] == "InternalServerError"
+        error = failed.attributes["error.type"]  # LiteLLM's class for a 500 differs by version
+        assert error in ("InternalServerError", "APIError")
         assert failed.attributes["tokentrail.cost.status"] == "priced"
         assert failed.attributes.get("gen_ai.usage.cost", 0) == 0
         assert answered.attributes["gen_ai.provider.name"] == "anthropic"
@@ -60,7 +61,7 @@ def test_a_failing_deployment_and_its_fallback_are_two_calls(api, router):
         assert "error.type" not in answered.attributes
 
         assert telemetry.value("tokentrail.requests") == 2
-        assert telemetry.value("tokentrail.requests", {"error.type": "InternalServerError"}) == 1
+        assert telemetry.value("tokentrail.requests", {"error.type": error}) == 1
         assert Decimal(str(telemetry.value("tokentrail.cost.usd"))) == pytest.approx(cost)
         spent = telemetry.value(
             "tokentrail.budget.spent.usd", {"tokentrail.budget.name": "router-cap"}

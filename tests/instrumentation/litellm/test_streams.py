@@ -85,6 +85,8 @@ def test_a_host_that_sends_no_stream_usage_is_estimated(api, instrumented):
 
 
 def test_a_stream_left_early_and_closed_ends_at_close(api, instrumented):
+    if not hasattr(CustomStreamWrapper, "aclose" if api.asynchronous else "close"):
+        pytest.skip("this LiteLLM's streams cannot be closed this way")
     stream = api.completion(messages=MESSAGES, stream=True, **api.route(ANTHROPIC))
     api.take(stream, 2)
     assert instrumented.spans() == []
@@ -102,6 +104,8 @@ def test_a_stream_left_early_and_closed_ends_at_close(api, instrumented):
 
 
 def test_a_stream_read_in_a_with_block_ends_when_it_is_left(api, instrumented):
+    if not hasattr(CustomStreamWrapper, "__enter__"):
+        pytest.skip("this LiteLLM's streams are no context managers")
     stream = api.completion(messages=MESSAGES, stream=True, **api.route(ANTHROPIC))
     items = api.in_block(stream, n=3, yields_itself=True)
 

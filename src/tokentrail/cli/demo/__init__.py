@@ -96,6 +96,11 @@ def _traffic(latency: float) -> list[Step]:
         from . import traffic_anthropic
 
         steps += traffic_anthropic.steps(FakeAnthropic(latency=latency))
+    if _installed("litellm"):
+        from ...fakes.litellm import FakeProviders
+        from . import traffic_litellm
+
+        steps += traffic_litellm.steps(FakeProviders(latency=latency))
     return steps
 
 

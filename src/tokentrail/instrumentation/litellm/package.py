@@ -1,3 +1,3 @@
 """The LiteLLM versions tokentrail supports (the ``litellm`` extra says the same)."""
 
-_instruments = ("litellm >= 1.60, < 2",)
+_instruments = ("litellm >= 1.100, < 2",)
