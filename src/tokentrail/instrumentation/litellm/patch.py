@@ -19,7 +19,7 @@ last attempt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from ... import _guard
@@ -29,7 +29,7 @@ from ...telemetry.records import Request
 from ...telemetry.stream import CallStream
 from .._base import Operation, Patch, async_wrapper, sync_wrapper
 from .._content import input_messages
-from .._sdk import given_float, given_int
+from .._sdk import first_given_int, given_float
 from . import extractors as ex
 from .streams import ChunkAccumulator, CustomStreamProxy
 
@@ -67,7 +67,7 @@ class _LiteLLMOperation(Operation):
             server_address=route.address,
             server_port=route.port,
             stream=kwargs.get("stream") is True,
-            max_tokens=_max_tokens(kwargs, self.max_tokens_arguments),
+            max_tokens=first_given_int(kwargs, self.max_tokens_arguments),
             temperature=given_float(kwargs.get("temperature")),
             attributes=attributes,
             prompt=prompt,
@@ -116,14 +116,6 @@ def _warn_if_litellm_traces() -> None:
                     return
     except Exception as exc:
         _guard.report(_NATIVE_TRACING, exc)
-
-
-def _max_tokens(kwargs: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
-    for name in names:
-        value = given_int(kwargs.get(name))
-        if value is not None:
-            return value
-    return None
 
 
 def _litellm_provider(call: Call) -> str:
