@@ -12,6 +12,8 @@ import litellm
 import pytest
 from litellm.types.utils import EmbeddingResponse, ModelResponse
 
+from tokentrail.instrumentation.litellm.extractors import Routes
+
 from .conftest import MESSAGES, ROUTES
 
 PROVIDER_NAMES = {
@@ -70,18 +72,37 @@ def test_the_openai_route_with_a_client_names_the_clients_server(api, instrument
     assert span.attributes["gen_ai.usage.input_tokens"] == result.usage.prompt_tokens
 
 
-def test_a_route_without_api_base_names_the_providers_public_endpoint(instrumented, monkeypatch):
-    """No ``api_base``: the host LiteLLM sends to by default (the call itself is mocked by
-    LiteLLM: ``mock_response`` sends nothing)."""
-    monkeypatch.delenv("ANTHROPIC_API_BASE", raising=False)
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
-    litellm.completion(
-        model="anthropic/claude-haiku-4-5", messages=MESSAGES, mock_response="ok", api_key="k"
-    )
+@pytest.mark.parametrize(
+    ("model", "environment", "server"),
+    [
+        ("anthropic/claude-haiku-4-5", {}, ("api.anthropic.com", 443)),
+        ("gemini/gemini-2.5-flash", {}, ("generativelanguage.googleapis.com", 443)),
+        ("gpt-4o", {"OPENAI_BASE_URL": "http://llm-proxy.internal:4000/v1"},
+         ("llm-proxy.internal", 4000)),
+    ],
+)  # fmt: skip
+def test_a_call_without_api_base_names_the_server_litellm_sends_to(
+    monkeypatch, model, environment, server
+):
+    """No ``api_base``: the base URL LiteLLM reads from the environment, else the provider's
+    public endpoint."""
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_BASE", "ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL",
+                 "GEMINI_API_BASE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
 
-    span = instrumented.span()
-    assert span.attributes["server.address"] == "api.anthropic.com"
-    assert span.attributes["server.port"] == 443
+    route = Routes().of({"model": model})
+
+    assert (route.address, route.port) == server
+
+
+def test_a_mocked_call_is_not_counted(instrumented):
+    """``mock_response``: LiteLLM answers without calling any provider; nothing is billed."""
+    result = litellm.completion(model="gpt-4o", messages=MESSAGES, mock_response="fine")
+
+    assert result.choices[0].message.content == "fine"
+    assert instrumented.spans() == []
 
 
 @pytest.mark.parametrize("module", ["litellm", "litellm.main"])

@@ -86,3 +86,21 @@ def test_openai_cached_prompt(api, instrumented):
     assert second["gen_ai.usage.cache_read.input_tokens"] > 0
     assert second["gen_ai.usage.input_tokens"] == first["gen_ai.usage.input_tokens"]
     assert second["gen_ai.usage.cost"] < first["gen_ai.usage.cost"]
+
+
+def test_an_answer_from_litellms_cache_cost_nothing():
+    """LiteLLM's response cache answers with the usage of the call it stored; this call
+    consumed nothing. (The extractor on LiteLLM's own response object: the cache needs
+    LiteLLM's proxy dependencies.)"""
+    from litellm.types.utils import ModelResponse, Usage
+
+    from tokentrail.instrumentation.litellm.extractors import completion_response
+
+    stored = ModelResponse(model="gpt-4o", usage=Usage(prompt_tokens=900, completion_tokens=80))
+    assert completion_response(stored, "openai", capture_content=False).usage.input_tokens == 900
+
+    stored._hidden_params["cache_hit"] = True
+    response = completion_response(stored, "openai", capture_content=False)
+
+    assert response.usage.input_tokens == response.usage.output_tokens == 0
+    assert response.model == "gpt-4o"

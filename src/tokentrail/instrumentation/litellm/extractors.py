@@ -213,6 +213,18 @@ def price_context(result: Any, usage: Any) -> tuple[tuple[str, str], ...]:
 # -- responses -------------------------------------------------------------------------------------
 
 
+#: what a call answered from LiteLLM's response cache consumed: nothing was billed
+NOTHING_BILLED = Usage()
+
+
+def answered_from_cache(result: Any) -> bool:
+    """LiteLLM's response cache (``litellm.cache``) answered, not the provider: LiteLLM marks
+    the result's ``_hidden_params`` (and names a cached stream's provider ``cached_response``,
+    see ``streams``)."""
+    hidden = getattr(result, "_hidden_params", None)
+    return isinstance(hidden, Mapping) and hidden.get("cache_hit") is True
+
+
 def response_model(result: Any, litellm_provider: str) -> str | None:
     """The model that answered: the provider's own answer where LiteLLM kept it, else the
     response's ``model`` without LiteLLM's ``provider/`` prefix."""
@@ -250,14 +262,15 @@ def output_messages(choices: Any) -> str | None:
 
 
 def completion_response(result: Any, litellm_provider: str, *, capture_content: bool) -> Response:
-    """A ``ModelResponse``."""
+    """A ``ModelResponse`` (an answer from LiteLLM's cache carries the cached usage: it cost
+    nothing now)."""
     choices = field(result, "choices")
     usage = field(result, "usage")
     attributes = None
     if capture_content and (messages := output_messages(choices)):
         attributes = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
     return Response(
-        usage_of(usage),
+        NOTHING_BILLED if answered_from_cache(result) else usage_of(usage),
         model=response_model(result, litellm_provider),
         id=given_str(field(result, "id")),
         finish_reasons=finish_reasons(choices),

@@ -180,6 +180,8 @@ def _wrapper_maker(function: str) -> Callable[[Any], Callable[..., Any]]:
                 # ``completion(..., acompletion=True)``: LiteLLM's own way to run its async
                 # twin, which reports the call
                 return wrapped(*args, **kwargs)
+            if kwargs.get("mock_response") is not None:
+                return wrapped(*args, **kwargs)  # LiteLLM answers itself: nothing is billed
             if args and len(args) <= len(positional):
                 # ``completion("gpt-4o", messages)``: as keywords, so that a budget action
                 # can replace the model

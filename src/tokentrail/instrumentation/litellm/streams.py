@@ -89,7 +89,11 @@ class ChunkAccumulator:
     def response(self) -> Response:
         reported = self._usage if self._usage is not None else self._kept_usage()
         usage = ex.usage_of(reported)
-        if usage is None:
+        stream = self._stream
+        cached = getattr(stream, "custom_llm_provider", None) == "cached_response"
+        if cached or ex.answered_from_cache(stream):
+            usage = ex.NOTHING_BILLED
+        elif usage is None:
             if self._chunks:
                 usage = estimated_usage(self._prompt, self._chunks)
         elif not self._finish:
