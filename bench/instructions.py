@@ -46,7 +46,6 @@ def child(scenario: str, mode: str, calls: int) -> None:
     sys.path.insert(0, str(HERE / "peers"))
     sys.path.insert(0, str(HERE))
     import worker  # the peer benchmark's scenarios and OTel set-up
-
     from floor import instrument_floor
 
     telemetry = worker.Telemetry()
@@ -97,7 +96,7 @@ def main() -> int:
     options = parser.parse_args()
     modes = options.modes.split(",")
     print("| scenario | " + " | ".join(f"{m} (k instr/call)" for m in modes) + " | "
-          "tokentrail − floor | floor − bare |")  # fmt: skip
+          "tokentrail - floor | floor - bare |")  # fmt: skip
     print("|---" * (len(modes) + 3) + "|")
     for scenario in options.scenarios:
         figures = {mode: per_call(scenario, mode) for mode in modes}
