@@ -68,9 +68,9 @@ class PrometheusClient:
         if not isinstance(data, dict) or data.get("resultType") not in ("vector", "scalar"):
             raise SourceError(f"{self.url} does not answer the Prometheus query API")
         try:
-            info = self._get("/api/v1/status/buildinfo", {})
+            info = self._get("/api/v1/status/buildinfo", {}, method="GET")
             return str(info.get("version", "unknown"))
-        except QueryError:
+        except (QueryError, SourceError):
             return "unknown"  # Thanos, Mimir, VictoriaMetrics may not serve it
 
     def instant(self, query: str, at: float) -> list[Series]:
@@ -86,10 +86,15 @@ class PrometheusClient:
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _get(self, path: str, params: Mapping[str, str]) -> Any:
-        body = urllib.parse.urlencode(params).encode()
-        request = urllib.request.Request(self.url + path, data=body, method="POST")
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    def _get(self, path: str, params: Mapping[str, str], method: str = "POST") -> Any:
+        """Queries are POSTed (form-encoded), so that long PromQL fits; the API takes both."""
+        encoded = urllib.parse.urlencode(params)
+        if method == "GET":
+            url = self.url + path + (f"?{encoded}" if encoded else "")
+            request = urllib.request.Request(url, method="GET")
+        else:
+            request = urllib.request.Request(self.url + path, data=encoded.encode(), method="POST")
+            request.add_header("Content-Type", "application/x-www-form-urlencoded")
         request.add_header("Accept", "application/json")
         for name, value in self._auth_headers().items():
             request.add_header(name, value)
