@@ -167,32 +167,46 @@ def efficiency(metrics: MetricData) -> Section:
     for (feature, kind), n in metrics.tokens.totals(FEATURE, TOKEN_TYPE).items():
         for scope in (OVERALL, feature):
             tokens[scope][kind] += n
+    caching = {scope for scope, t in tokens.items() if scope is not None and t["cache_read"]}
     for scope in set(counts) | set(tokens):
         c, t = counts[scope], tokens[scope]
         g = groups[scope]
         g["requests"] = c["requests"]
         g["truncation_rate"] = ratio(c["length"], c["finished"]) if has_finish else None
         g["output_input_ratio"] = ratio(t["output"], t["input"])
-        g["cache_hit_ratio"] = ratio(t["cache_read"], t["input"]) if t["cache_read"] else None
         g["unpriced_share"] = ratio(c["unpriced"], c["requests"])
         g["error_rate"] = ratio(c["errors"], c["requests"])
-    if not any(t["cache_read"] for t in tokens.values()):
+        if scope is OVERALL:
+            # over the features that use caching: the others would only dilute it
+            cached = [tokens[f] for f in caching]
+            reads = sum(x["cache_read"] for x in cached)
+            g["cache_hit_ratio"] = ratio(reads, sum(x["input"] for x in cached)) if reads else None
+        else:
+            g["cache_hit_ratio"] = ratio(t["cache_read"], t["input"]) if t["cache_read"] else None
+    if not caching:
         omitted["cache_hit_ratio"] = "no cache-read tokens in the range (no prompt caching)"
 
     findings = []
-    for scope, values in sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or "")):
-        for check in CHECKS:
-            value = values.get(check.metric)
-            if check.crossed(value):
-                findings.append(
-                    {
-                        "metric": check.metric,
-                        "feature": scope,
-                        "value": value,
-                        "threshold": check.threshold,
-                        "hint": check.hint,
-                    }
-                )
+    for check in CHECKS:
+        flagged = [
+            scope
+            for scope, values in sorted(groups.items(), key=lambda kv: kv[0] or "")
+            if scope is not OVERALL and check.crossed(values.get(check.metric))
+        ]
+        # all calls together only when no feature explains it (the spread of tokens per
+        # request across features is no finding)
+        if not flagged and check.metric != "input_p95_over_p50":
+            flagged = [OVERALL] if check.crossed(groups[OVERALL].get(check.metric)) else []
+        findings += [
+            {
+                "metric": check.metric,
+                "feature": scope,
+                "value": groups[scope][check.metric],
+                "threshold": check.threshold,
+                "hint": check.hint,
+            }
+            for scope in flagged
+        ]
     overall = groups.pop(OVERALL, {})
     by_feature = [{"name": name, **values} for name, values in groups.items() if name is not None]
     by_feature.sort(key=lambda r: (-(r.get("requests") or 0.0), r["name"]))

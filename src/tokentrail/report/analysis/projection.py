@@ -81,7 +81,8 @@ def project(
         ("exhausted_at_rate", runs_out_after(left, rate, 0.0)),
         ("exhausted_at_growth", runs_out_after(left, rate_now, k) if k is not None else None),
     ):
-        out[key] = iso(now + seconds) if seconds is not None and seconds <= seconds_left else None
+        within = seconds is not None and 0 < seconds <= seconds_left
+        out[key] = iso(now + seconds) if within else None
     if left <= 0:
         out["status"] = "exceeded"
     elif out["exhausted_at_growth"] or out["exhausted_at_rate"]:

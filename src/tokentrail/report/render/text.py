@@ -42,7 +42,7 @@ def _block(block: Block) -> list[str]:
         return [*out, f"  (omitted: {block.omitted})"]
     out += [f"  {line}" for line in block.lines]
     for table in block.tables:
-        out += ["", *_table(table)]
+        out += ["", *_table(table)] if block.lines else _table(table)
     if block.notes:
         out.append("")
         out += [f"  ! {note}" for note in block.notes]
