@@ -107,9 +107,7 @@ class History:
         return dict(out)
 
     def requests(self, start: float, end: float) -> int:
-        return sum(
-            sum(h.requests.values()) for (_, t), h in self.hours.items() if start <= t < end
-        )
+        return sum(sum(h.requests.values()) for (_, t), h in self.hours.items() if start <= t < end)
 
 
 def generate(seed: int = 13) -> History:
@@ -233,11 +231,11 @@ def openmetrics(history: History, budget_limit: float) -> list[str]:
                 for upper in TOKEN_BUCKETS:
                     running += bucks.get((kind, upper), 0)
                     family("gen_ai_client_token_usage", "histogram").append(
-                        f'gen_ai_client_token_usage_bucket{_labels({**labels, "le": str(upper)})} '
+                        f"gen_ai_client_token_usage_bucket{_labels({**labels, 'le': str(upper)})} "
                         f"{running} {ts}"
                     )
                 family("gen_ai_client_token_usage", "histogram").append(
-                    f'gen_ai_client_token_usage_bucket{_labels({**labels, "le": "+Inf"})} '
+                    f"gen_ai_client_token_usage_bucket{_labels({**labels, 'le': '+Inf'})} "
                     f"{running} {ts}"
                 )
                 family("gen_ai_client_token_usage", "histogram").append(
