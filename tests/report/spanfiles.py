@@ -78,17 +78,10 @@ def lines(calls: Iterable[Call], per_line: int = 50, first_index: int = 0) -> It
             "endTimeUnixNano": batch[0]["endTimeUnixNano"],
             "attributes": [_attribute("http.route", "/api/search")], "status": {},
         }  # fmt: skip
-        request = {
-            "resourceSpans": [
-                {
-                    "resource": {"attributes": [_attribute("service.name", "shop")]},
-                    "scopeSpans": [
-                        {"scope": {"name": "tokentrail", "version": "0.1"}, "spans": batch},
-                        {"scope": {"name": "opentelemetry.instrumentation.asgi"}, "spans": [other]},
-                    ],  # fmt: skip
-                }
-            ]
-        }
+        ours = {"scope": {"name": "tokentrail", "version": "0.1"}, "spans": batch}
+        theirs = {"scope": {"name": "opentelemetry.instrumentation.asgi"}, "spans": [other]}
+        resource = {"attributes": [_attribute("service.name", "shop")]}
+        request = {"resourceSpans": [{"resource": resource, "scopeSpans": [ours, theirs]}]}
         return json.dumps(request, separators=(",", ":")) + "\n"
 
     for call in calls:
