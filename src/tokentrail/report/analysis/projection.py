@@ -149,6 +149,7 @@ def projection(metrics: MetricData, monthly_budget: float | None) -> Section:
         "projection",
         {
             "month": datetime.fromtimestamp(month_start, timezone.utc).strftime("%Y-%m"),
+            "month_start": iso(month_start),
             "month_end": iso(month_end),
             "month_to_date_usd": month_to_date,
             "rate_usd_per_day": rate * DAY,

@@ -136,9 +136,7 @@ def projection(report: Report) -> Any | None:
         return None
     fig = _figure()
     ax = fig.add_subplot()
-    actual = [(_time(data["month_end"]).replace(day=1, hour=0), 0.0)] + [
-        (_time(t), v) for t, v in data["daily_to_date"]
-    ]
+    actual = [(_time(data["month_start"]), 0.0)] + [(_time(t), v) for t, v in data["daily_to_date"]]
     ax.plot(*zip(*actual, strict=True), color=ACCENT, linewidth=2, label="spent")
     projected = data["projected_daily"]
     x = [_time(t) for t, _, _ in projected]

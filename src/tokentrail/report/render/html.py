@@ -44,6 +44,8 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .scroll { overflow-x: auto; }
 ul.notes { padding-left: 18px; }
 ul.notes li { margin: 4px 0; color: #8a4b08; }
+details { margin-top: 10px; }
+summary { cursor: pointer; color: #52606d; font-weight: 600; font-size: 13px; }
 .errors { border-color: #f8b4b4; background: #fff5f5; }
 """
 
@@ -52,7 +54,7 @@ def _table(table: Table) -> str:
     numeric = table.numeric
     head = "".join(
         f'<th class="n">{escape(c)}</th>' if i in numeric else f"<th>{escape(c)}</th>"
-        for i, c in enumerate(table.columns)
+        for i, c in enumerate(table.headers)
     )
     body = "".join(
         "<tr>"
@@ -82,7 +84,14 @@ def _section(block: Block, svgs: dict[str, str]) -> str:
             parts.append(
                 f'<figure aria-label="{escape(charts.CHARTS[stem])}">{svgs[stem]}</figure>'
             )
-    parts += [_table(t) for t in block.tables]
+    # long sections keep their first two tables open; the rest fold away (no script needed)
+    for i, table in enumerate(block.tables):
+        if len(block.tables) > 3 and i >= 2:
+            parts.append(
+                f"<details><summary>{escape(table.title)}</summary>{_table(table)}</details>"
+            )
+        else:
+            parts.append(_table(table))
     if block.notes:
         parts.append(
             "<ul class=notes>" + "".join(f"<li>{escape(n)}</li>" for n in block.notes) + "</ul>"

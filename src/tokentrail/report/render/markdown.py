@@ -15,7 +15,7 @@ def _table(table: Table) -> list[str]:
     return [
         f"**{table.title}**",
         "",
-        "| " + " | ".join(_cell(c) for c in table.columns) + " |",
+        "| " + " | ".join(_cell(c) for c in table.headers) + " |",
         "| " + " | ".join(align) + " |",
         *("| " + " | ".join(_cell(c) for c in row) + " |" for row in table.cells()),
     ]

@@ -12,6 +12,40 @@ from ..queries import DIMENSIONS
 
 UNATTRIBUTED = "(unattributed)"
 
+HEADERS = {
+    "cost_usd": "cost",
+    "cost_per_request_usd": "$/request",
+    "input_tokens": "input",
+    "output_tokens": "output",
+    "cache_read_tokens": "cached",
+    "reasoning_tokens": "reasoning",
+    "last_7_days_usd": "last 7 days",
+    "previous_7_days_usd": "7 days before",
+    "week_over_week": "week/week",
+    "weekly_growth_fitted": "fitted/week",
+    "limit_usd": "limit",
+    "spent_usd": "spent",
+    "window_end": "window ends",
+    "at_rate_usd": "at rate",
+    "at_growth_usd": "at growth",
+    "runs_out_at_rate": "runs out (rate)",
+    "runs_out_at_growth": "runs out (growth)",
+    "baseline_usd": "baseline",
+    "input_tokens_p50": "input p50",
+    "input_tokens_p95": "input p95",
+    "output_tokens_p50": "output p50",
+    "output_tokens_p95": "output p95",
+    "truncation_rate": "truncated",
+    "output_input_ratio": "out/in",
+    "cache_hit_ratio": "cache hits",
+    "unpriced_share": "unpriced",
+    "error_rate": "errors",
+    "user_id": "user.id",
+    "trace_id": "trace id",
+    "time": "time (UTC)",
+    "hour": "hour (UTC)",
+}
+
 
 Format = Callable[[Any], str]
 
@@ -29,6 +63,11 @@ class Table:
     def numeric(self) -> set[int]:
         """Columns aligned right."""
         return {i for i, f in enumerate(self.formats) if f not in (str, name, day_hour)}
+
+    @property
+    def headers(self) -> list[str]:
+        """Column names for people (CSV keeps ``columns``)."""
+        return [HEADERS.get(c, c.replace("_", " ")) for c in self.columns]
 
     def cells(self) -> list[list[str]]:
         return [[f(v) for f, v in zip(self.formats, row, strict=True)] for row in self.rows]

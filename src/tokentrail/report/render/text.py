@@ -22,7 +22,7 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
 
 
 def _table(table: Table, indent: str = "  ") -> list[str]:
-    rows = [table.columns, *table.cells()]
+    rows = [table.headers, *table.cells()]
     widths = [max(len(r[i]) for r in rows) for i in range(len(table.columns))]
 
     def line(row: list[str]) -> str:
@@ -33,7 +33,7 @@ def _table(table: Table, indent: str = "  ") -> list[str]:
         return (indent + "  ".join(cells)).rstrip()
 
     rule = indent + "  ".join("-" * w for w in widths)
-    return [f"{indent}{table.title}", line(table.columns), rule, *(line(r) for r in rows[1:])]
+    return [f"{indent}{table.title}", line(table.headers), rule, *(line(r) for r in rows[1:])]
 
 
 def _block(block: Block) -> list[str]:
