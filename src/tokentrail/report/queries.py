@@ -176,20 +176,24 @@ def fetch(
         cost = cost_hourly.between(time_range.start, time_range.end)
     else:
         cost = increases("cost per step", COST, dims, time_range.start, step)
+    # requests and tokens are only summed over the range: hourly steps are enough from two
+    # days on, also when --step asks for a finer trend (a reset within a step loses at most
+    # that step's increase before the reset)
+    totals_step = HOUR if time_range.length >= 2 * DAY else step
     requests = increases(
         "requests",
         REQUESTS,
         (*dims, COST_STATUS, ERROR_TYPE, FINISH_REASON),
         time_range.start,
-        step,
+        totals_step,
     )
-    tokens = increases("tokens", TOKENS, (*dims, TOKEN_TYPE), time_range.start, step)
+    tokens = increases("tokens", TOKENS, (*dims, TOKEN_TYPE), time_range.start, totals_step)
     histogram = increases(
         "token histogram",
         TOKEN_HISTOGRAM,
         (DIMENSIONS["feature"], TOKEN_TYPE, "le"),
         time_range.start,
-        step,
+        totals_step,
     )
     progress("querying budgets")
     try:
