@@ -167,3 +167,18 @@ def test_the_json_format_is_stable(weekly):
         "reason": "needs --spans: user.id and trace ids are on spans only, never on metrics",
     }
     assert len(weekly["sections"]["trend"]["overall"]) == 168
+
+
+def test_a_finer_step_and_an_unaligned_start_count_every_hour_once(history_prometheus):
+    """Samples are hourly: from 00:30 at 15-minute steps (requests at hourly steps from 00:30),
+    each hour's increase still lands in exactly one step."""
+    history = history_prometheus.history
+    report = report_json(
+        "--prometheus", history_prometheus.url, "--from", "2026-03-11T00:30:00Z", "--to", TO,
+        "--step", "15m",
+    )  # fmt: skip
+    totals = report["sections"]["totals"]
+    assert report["range"]["step"] == "15m"
+    assert totals["cost_usd"] == pytest.approx(history.cost(s.END - s.WEEK, s.END), rel=1e-9)
+    assert totals["requests"] == history.requests(s.END - s.WEEK, s.END)
+    assert len(report["sections"]["trend"]["overall"]) == 7 * 96 - 2

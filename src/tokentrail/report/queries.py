@@ -225,7 +225,7 @@ def _fetch_increases(
     step: int,
 ) -> None:
     """Whole steps by a range query, then the partial step up to ``end`` by an instant one."""
-    last_whole = end - end % step
+    last_whole = start + (end - start) // step * step
     if last_whole >= start + step:
         query = increase_query(metric, matchers, into.labels, step)
         for series in client.range(query, start + step, last_whole, step):
