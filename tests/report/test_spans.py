@@ -4,6 +4,8 @@ place with DuckDB: no server, so these run in the quick suite."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,16 @@ def test_globs_pick_files(capsys, span_dir: Path):
         capsys, "--spans", str(span_dir / "*.gz"), "--from", str(T0 - 60), "--to", str(T0 + 7200)
     )
     assert report["sources"]["spans"]["calls"] == 100
+
+
+def test_zstd_compressed_files(capsys, tmp_path: Path):
+    zstd = shutil.which("zstd")
+    if zstd is None:
+        pytest.skip("no zstd command to compress the file with")
+    plain = write(tmp_path / "spans.jsonl", [Call(T0 + i, 0.01, f"u-{i % 3}") for i in range(30)])
+    subprocess.run([zstd, "-q", "--rm", str(plain)], check=True)
+    report = run_json(
+        capsys, "--spans", str(tmp_path / "spans.jsonl.zst"), "--from", str(T0 - 1),
+        "--to", str(T0 + 60),
+    )  # fmt: skip
+    assert report["sections"]["top_users"]["calls"] == 30

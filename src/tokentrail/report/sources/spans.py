@@ -103,7 +103,7 @@ def load(paths: Sequence[str], start: float, end: float) -> SpanTable:
 CREATE TEMP TABLE calls AS
 WITH spans AS (
   SELECT unnest(json_extract(json, '{_SPANS}')) AS span
-  FROM read_ndjson_objects(?, maximum_object_size = 1073741824, ignore_errors = false)
+  FROM read_ndjson_objects(?, maximum_object_size = 268435456, ignore_errors = false)
 ), parts AS (
   SELECT json_extract_string(span, '$.traceId') AS trace_id,
          json_extract_string(span, '$.spanId') AS span_id,
