@@ -40,16 +40,18 @@ _ATTRIBUTES = {
 def _value(column: str, attribute: str, kind: str) -> str:
     value = f"vals[list_position(keys, '{attribute}')]"
     if kind == "str":
-        expr = f"json_extract_string({value}, '$.stringValue')"
+        expr = f"{value}.stringValue"
     elif kind == "int":
         # OTLP JSON writes 64-bit integers as strings
-        expr = f"TRY_CAST(json_extract_string({value}, '$.intValue') AS BIGINT)"
+        expr = f"TRY_CAST({value}.intValue AS BIGINT)"
     else:
-        expr = (
-            f"coalesce(TRY_CAST(json_extract_string({value}, '$.doubleValue') AS DOUBLE), "
-            f"TRY_CAST(json_extract_string({value}, '$.intValue') AS DOUBLE))"
-        )
+        expr = f"coalesce({value}.doubleValue, TRY_CAST({value}.intValue AS DOUBLE))"
     return f"{expr} AS {column}"
+
+
+#: what json_transform makes of a span's scalars and of its attribute values
+_HEAD = '{"traceId":"VARCHAR","spanId":"VARCHAR","name":"VARCHAR","startTimeUnixNano":"VARCHAR"}'
+_VALUES = '[{"stringValue":"VARCHAR","intValue":"VARCHAR","doubleValue":"DOUBLE"}]'
 
 
 def expand_paths(paths: Sequence[str]) -> list[str]:
@@ -90,6 +92,38 @@ class SpanTable:
         return int(self.query("SELECT count(*) FROM calls")[0][0])
 
 
+def _query(max_line: int) -> str:
+    """The calls table; each span's JSON is parsed into typed values once (json_transform),
+    its attribute keys once, and a column is the value at its key's position."""
+    columns = ",\n  ".join(_value(c, a, k) for c, (a, k) in _ATTRIBUTES.items())
+    return f"""
+CREATE TEMP TABLE calls AS
+WITH spans AS (
+  SELECT unnest(json_extract(json, '{_SPANS}')) AS span
+  FROM read_ndjson_objects(?, maximum_object_size = {max_line}, ignore_errors = false)
+), parts AS (
+  SELECT json_transform(span, '{_HEAD}') AS head,
+         json_extract_string(span, '$.attributes[*].key') AS keys,
+         json_transform(json_extract(span, '$.attributes[*].value'), '{_VALUES}') AS vals
+  FROM spans
+), calls AS (
+  SELECT head.traceId AS trace_id, head.spanId AS span_id, head.name AS name,
+         TRY_CAST(head.startTimeUnixNano AS UBIGINT) AS start_ns, keys, vals
+  FROM parts
+  WHERE list_contains(keys, 'tokentrail.cost.status')
+)
+SELECT trace_id, span_id, name, start_ns,
+  {columns}
+FROM calls
+WHERE start_ns BETWEEN ? AND ?
+"""
+
+
+#: DuckDB's default longest line (16 MB) keeps its buffers small and the scan fast; a batch
+#: of spans with message content can be longer, and is read on a second try
+_LINE_LIMITS = (16 << 20, 1 << 30)
+
+
 def load(paths: Sequence[str], start: float, end: float) -> SpanTable:
     """Read the calls that started in ``[start, end]`` from the span files."""
     try:
@@ -98,33 +132,17 @@ def load(paths: Sequence[str], start: float, end: float) -> SpanTable:
         raise SourceError('--spans needs DuckDB: pip install "tokentrail[report]"') from None
     files = expand_paths(paths)
     connection = duckdb.connect()
-    columns = ",\n  ".join(_value(c, a, k) for c, (a, k) in _ATTRIBUTES.items())
-    sql = f"""
-CREATE TEMP TABLE calls AS
-WITH spans AS (
-  SELECT unnest(json_extract(json, '{_SPANS}')) AS span
-  FROM read_ndjson_objects(?, maximum_object_size = 268435456, ignore_errors = false)
-), parts AS (
-  SELECT json_extract_string(span, '$.traceId') AS trace_id,
-         json_extract_string(span, '$.spanId') AS span_id,
-         json_extract_string(span, '$.name') AS name,
-         TRY_CAST(json_extract_string(span, '$.startTimeUnixNano') AS UBIGINT) AS start_ns,
-         json_extract_string(span, '$.attributes[*].key') AS keys,
-         json_extract(span, '$.attributes[*].value') AS vals
-  FROM spans
-)
-SELECT trace_id, span_id, name, start_ns,
-  {columns}
-FROM parts
-WHERE list_contains(keys, 'tokentrail.cost.status')
-  AND start_ns BETWEEN ? AND ?
-"""
-    try:
-        connection.execute(sql, [files, int(start * 1e9), int(end * 1e9)])
-    except duckdb.Error as exc:
-        raise SourceError(
-            f"--spans: cannot read {_which(files, exc)}: {_first_line(exc)}"
-        ) from None
+    params = [files, int(start * 1e9), int(end * 1e9)]
+    for max_line in _LINE_LIMITS:
+        try:
+            connection.execute(_query(max_line), params)
+            break
+        except duckdb.Error as exc:
+            if "maximum_object_size" in str(exc) and max_line != _LINE_LIMITS[-1]:
+                continue
+            raise SourceError(
+                f"--spans: cannot read {_which(files, exc)}: {_first_line(exc)}"
+            ) from None
     return SpanTable(connection, files)
 
 
