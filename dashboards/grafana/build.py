@@ -3,8 +3,9 @@
     python dashboards/grafana/build.py          # rewrite tokentrail-*.json next to this file
     python dashboards/grafana/build.py --check  # exit 1 if the committed JSON is out of date
 
-Edit this file, not the JSON. Every query uses the exact Prometheus series of DESIGN.md §3 and
-no otel_scope_* / telemetry_sdk_* label, so the dashboards work with whatever exported the data.
+Edit this file, not the JSON. Every query uses the exact Prometheus series of the metric
+contract (src/tokentrail/names.py) and no otel_scope_* / telemetry_sdk_* label, so the
+dashboards work with whatever exported the data.
 """
 
 from __future__ import annotations

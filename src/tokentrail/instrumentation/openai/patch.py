@@ -11,20 +11,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from ...telemetry import semconv as sc
+from ... import names as sc
 from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
-from ...telemetry.stream import AsyncStreamProxy, StreamProxy
+from ...telemetry.stream import watch
 from .._base import Operation, Patch, patch, raw_response_mode
 from .._content import input_messages
 from .._sdk import ClientCache, Endpoint, given_float, given_int, given_str
 from . import extractors as ex
 from .streams import CompletionStreamAccumulator, ResponsesStreamAccumulator
 
-__all__ = ["patches"]
 
-#: ``call.state`` when tokentrail added ``stream_options.include_usage`` itself
-_INJECTED_STREAM_USAGE = "injected-stream-usage"
+class Sent:
+    """How a call was sent (``Call.state``): through ``with_raw_response`` /
+    ``with_streaming_response`` (``raw``: the SDK's marker), and whether tokentrail added
+    ``stream_options.include_usage`` itself (then the usage-only chunk is hidden)."""
+
+    __slots__ = ("injected_usage", "raw")
+
+    def __init__(self, raw: str | None, injected_usage: bool = False) -> None:
+        self.raw = raw
+        self.injected_usage = injected_usage
+
+
+_PLAIN = Sent(None)
 
 
 class _OpenAIOperation(Operation):
@@ -39,7 +49,7 @@ class _OpenAIOperation(Operation):
     def endpoint(self, instance: Any) -> Endpoint:
         return ex.endpoint_of(instance._client, self.runtime.stream_usage_hosts, self._endpoints)
 
-    def _request(self, instance: Any, kwargs: Mapping[str, Any], max_tokens: int | None) -> Request:
+    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
         endpoint = self.endpoint(instance)
         prompt = kwargs.get(self.prompt_argument)
         attributes = None
@@ -54,18 +64,24 @@ class _OpenAIOperation(Operation):
             server_address=endpoint.address,
             server_port=endpoint.port,
             stream=kwargs.get("stream") is True,
-            max_tokens=max_tokens,
+            max_tokens=_max_tokens(kwargs, self.max_tokens_arguments),
             temperature=given_float(kwargs.get("temperature")),
             attributes=attributes,
             prompt=prompt,
         )
 
+    def prepare(
+        self, request: Request, instance: Any, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], Sent]:
+        mode = raw_response_mode(kwargs)
+        return kwargs, _PLAIN if mode is None else Sent(mode)
+
     def result(self, call: Call, result: Any) -> Any:
-        mode = raw_response_mode(call.kwargs or {})
+        sent = call.state or _PLAIN
+        mode = sent.raw
         if mode is None:
             if call.request.stream:
-                proxy = AsyncStreamProxy if self.asynchronous else StreamProxy
-                return proxy(result, call, self.accumulator(call))
+                return watch(result, call, self.accumulator(call), asynchronous=self.asynchronous)
             call.end(self.response(result))
         elif mode == "stream" or call.request.stream:
             # with_streaming_response (body unread) or a raw stream the caller reads itself:
@@ -81,7 +97,7 @@ class _OpenAIOperation(Operation):
         raise NotImplementedError
 
 
-def _max_tokens(kwargs: Mapping[str, Any], *names: str) -> int | None:
+def _max_tokens(kwargs: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
     for name in names:
         value = given_int(kwargs.get(name))
         if value is not None:
@@ -93,33 +109,31 @@ class ChatCompletions(_OpenAIOperation):
     site = "openai.chat"
     operation = sc.OP_CHAT
     prompt_argument = "messages"
+    max_tokens_arguments = ("max_completion_tokens", "max_tokens")
 
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(
-            instance, kwargs, _max_tokens(kwargs, "max_completion_tokens", "max_tokens")
-        )
-
-    def prepare(self, call: Call, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def prepare(
+        self, request: Request, instance: Any, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], Sent]:
         """Ask for usage on streams, where the host is known to accept it and the caller did
         not say either way; the extra usage-only chunk is then hidden from the caller."""
-        if not call.request.stream or raw_response_mode(kwargs) is not None:
-            return kwargs
+        mode = raw_response_mode(kwargs)
+        if mode is not None:
+            return kwargs, Sent(mode)
+        if not request.stream:
+            return kwargs, _PLAIN
         options = kwargs.get("stream_options")
         options = dict(options) if isinstance(options, Mapping) else {}
-        if "include_usage" in options:
-            return kwargs
-        if not self.endpoint(instance).accepts_stream_usage:
-            return kwargs
+        if "include_usage" in options or not self.endpoint(instance).accepts_stream_usage:
+            return kwargs, _PLAIN
         options["include_usage"] = True
-        call.state = _INJECTED_STREAM_USAGE
-        return {**kwargs, "stream_options": options}
+        return {**kwargs, "stream_options": options}, Sent(None, injected_usage=True)
 
     def response(self, result: Any) -> Response:
         return ex.chat_response(result, capture_content=self.capture_content)
 
     def accumulator(self, call: Call) -> Any:
         return CompletionStreamAccumulator(
-            hide_usage_chunk=call.state == _INJECTED_STREAM_USAGE,
+            hide_usage_chunk=call.state is not None and call.state.injected_usage,
             prompt=call.request.prompt,
             capture_content=self.capture_content,
         )
@@ -129,18 +143,14 @@ class LegacyCompletions(ChatCompletions):
     site = "openai.completions"
     operation = sc.OP_TEXT_COMPLETION
     prompt_argument = "prompt"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(instance, kwargs, _max_tokens(kwargs, "max_tokens"))
+    max_tokens_arguments = ("max_tokens",)
 
 
 class Responses(_OpenAIOperation):
     site = "openai.responses"
     operation = sc.OP_CHAT
     prompt_argument = "input"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(instance, kwargs, _max_tokens(kwargs, "max_output_tokens"))
+    max_tokens_arguments = ("max_output_tokens",)
 
     def response(self, result: Any) -> Response:
         return ex.responses_response(result, capture_content=self.capture_content)
@@ -156,9 +166,7 @@ class Embeddings(_OpenAIOperation):
     site = "openai.embeddings"
     operation = sc.OP_EMBEDDINGS
     prompt_argument = "input"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(instance, kwargs, None)
+    max_tokens_arguments = ()
 
     def response(self, result: Any) -> Response:
         return ex.embeddings_response(result)
