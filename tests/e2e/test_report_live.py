@@ -138,15 +138,18 @@ def test_report_of_a_demo_run_equals_the_demo(live, span_dir: Path, tmp_path: Pa
     top_call = sections["top_calls"]["calls"][0]
     assert len(top_call["trace_id"]) == 32
     assert top_call["cost_usd"] == max(c["cost_usd"] for c in sections["top_calls"]["calls"])
-    # truncation needs tokentrail_finish_reason on tokentrail_requests_total
+    # the truncation rate, from tokentrail_finish_reason on tokentrail_requests_total
     labelled = prometheus.query(
-        f'tokentrail_requests_total{{job="{service}",tokentrail_finish_reason!=""}}'
+        f'sum by (tokentrail_finish_reason) (tokentrail_requests_total{{job="{service}"}})'
     )
+    finished = {
+        s["metric"].get("tokentrail_finish_reason", ""): float(s["value"][1]) for s in labelled
+    }
+    assert set(finished) - {""}, "the demo's requests carry no finish reason"
     efficiency = sections["efficiency"]
-    if labelled:
-        assert efficiency["overall"]["truncation_rate"] is not None
-    else:
-        assert "tokentrail_finish_reason" in efficiency["omitted"]["truncation_rate"]
+    expected = finished.get("length", 0.0) / sum(n for r, n in finished.items() if r)
+    assert efficiency["overall"]["truncation_rate"] == pytest.approx(expected)
+    assert "truncation_rate" not in efficiency["omitted"]
     # a few minutes of history: no baseline for anomalies, said in one line
     assert sections["anomalies"]["status"] == "omitted"
 

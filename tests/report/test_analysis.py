@@ -151,3 +151,18 @@ def test_increase_query_counts_a_new_series_from_zero():
         ' or last_over_time(tokentrail_cost_usd_total{job="x"}[3600s]))'
     )
     assert ":" not in query.split("{")[0]  # raw series only, never a recording rule
+
+
+def test_without_finish_reasons_the_truncation_rate_says_why(metrics: MetricData):
+    from dataclasses import replace
+
+    from tokentrail.report.analysis.efficiency import efficiency
+
+    requests = Increases(metrics.requests.labels)
+    labels = {"tokentrail_feature": "search", "tokentrail_cost_status": "priced"}
+    requests.add(labels, s.END - 3600, 120.0)  # recorded before tokentrail had finish reasons
+    section = efficiency(replace(metrics, requests=requests))
+    assert section.data is not None
+    assert section.data["overall"]["truncation_rate"] is None
+    assert "no tokentrail_finish_reason label" in section.data["omitted"]["truncation_rate"]
+    assert not any(f["metric"] == "truncation_rate" for f in section.data["findings"])
