@@ -54,10 +54,11 @@ def render(report: Report) -> str:
     out = [f"tokentrail report — {head[0]}", *head[1:]]
     trend = report.sections.get("trend")
     for block in blocks(report):
-        out += ["", *_block(block)]
-        if block.title == "Trend" and trend is not None and trend.data:
-            values = [v for _, v in trend.data["overall"]]
-            out.insert(len(out) - len(_block(block)) + 2, f"  {sparkline(values)}")
+        lines = _block(block)
+        if block.omitted is None and trend is not None and block.title == trend.title:
+            values = [v for _, v in (trend.data or {}).get("overall", [])]
+            lines.insert(2, f"  {sparkline(values)}")  # under the title
+        out += ["", *lines]
     if report.errors:
         out += ["", "ERRORS", ""] + [f"  {e}" for e in report.errors]
     return "\n".join(out) + "\n"
