@@ -45,7 +45,7 @@ def spans_of_the_week(path: Path) -> Path:
             users[(i * 13 + i // 5) % len(users)],
             feature=("search", "chat", "summarize", "agents", "legal")[i % 5],
             model=("gpt-4o-mini", "gpt-4o", "gpt-4o-mini", "gpt-4o", "claude-sonnet-4")[i % 5],
-            trace_id=f"{i * 7919:032x}",
+            trace_id=f"{(i + 1) * 7919:032x}",
         )
         for i in range(2016)
     ]

@@ -62,7 +62,7 @@ class Table:
     @property
     def numeric(self) -> set[int]:
         """Columns aligned right."""
-        return {i for i, f in enumerate(self.formats) if f not in (str, name, day_hour)}
+        return {i for i, f in enumerate(self.formats) if f not in _WORDS}
 
     @property
     def headers(self) -> list[str]:
@@ -138,6 +138,10 @@ def z_score(value: float) -> str:
 
 def share_signed(value: float | None) -> str:
     return percent(value, signed=True)
+
+
+#: formats of columns that are words, not numbers (aligned left)
+_WORDS = (str, name, text, day_hour, moment)
 
 
 # -- sections -------------------------------------------------------------------------------
