@@ -6,7 +6,6 @@ demo's own total, call count and trace ids."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -15,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from tests.demo_process import run_demo_exporting
 
 from .harness import (
     COLLECTOR_DIR,
@@ -74,17 +75,7 @@ def live(
 
 
 def run_demo(collector: Collector, service: str, summary: Path) -> dict:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENTRAIL_"))}
-    environ.update(
-        OTEL_SERVICE_NAME=service,
-        OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoints.otlp_http_url,
-        OTEL_METRIC_EXPORT_INTERVAL="1000",
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "tokentrail.cli", "demo", "--rounds", "2", "--quiet",
-         "--latency", "0.005", "--json", str(summary)],
-        env=environ, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+    result = run_demo_exporting(collector.endpoints.otlp_http_url, service, summary)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tokentrail report --prometheus" in result.stdout
     return json.loads(summary.read_text())
