@@ -96,19 +96,22 @@ class CallStream:
 
 
 class StreamProxy(wrapt.ObjectProxy):
-    """A synchronous stream (``openai.Stream``, ``anthropic.Stream``, a generator) that
-    reports itself. ``activate``: the call to make current around each ``next()``."""
+    """A synchronous stream (``openai.Stream``, ``anthropic.Stream``, a generator, botocore's
+    ``EventStream``) that reports itself. ``activate``: the call to make current around each
+    ``next()``."""
 
     def __init__(self, wrapped: Any, observer: StreamObserver, activate: Call | None = None):
         super().__init__(wrapped)
         self._self_observer = observer
         self._self_activate = activate
+        # botocore's EventStream is iterable, not an iterator: read it through one iterator
+        self._self_items = wrapped if hasattr(type(wrapped), "__next__") else iter(wrapped)
 
     def __iter__(self) -> Iterator[Any]:
         return self
 
     def __next__(self) -> Any:
-        observer, stream, call = self._self_observer, self.__wrapped__, self._self_activate
+        observer, stream, call = self._self_observer, self._self_items, self._self_activate
         while True:
             try:
                 if call is None:
