@@ -163,7 +163,7 @@ class FakeBedrock(FakeServer):
         from urllib.parse import unquote
 
         body = json.loads(received.body or b"{}")
-        match = _PATH.match(unquote(received.path))
+        match = _PATH.match(received.path)  # an ARN model id has its "/" encoded
         failure = self._record(received.path, body)
         if failure is not None:
             if failure.exception is not None:
@@ -174,7 +174,7 @@ class FakeBedrock(FakeServer):
             return Reply(failure.status, headers, [json.dumps(failure.body).encode()])
         if match is None:
             return Reply(404, {"x-amzn-ErrorType": "UnknownOperationException"}, [b"{}"])
-        model_id, operation = match.groups()
+        model_id, operation = unquote(match.group(1)), match.group(2)
         if operation == "converse":
             return _json(self.converse_body(model_id, body))
         if operation == "converse-stream":
