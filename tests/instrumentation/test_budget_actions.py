@@ -227,10 +227,20 @@ BEDROCK_MESSAGES = [{"role": "user", "content": [{"text": PROMPT}]}]
 OPENAI = ("openai", "gpt-4o", "gpt-4o-mini", FakeOpenAI, openai_sent)
 ANTHROPIC = ("anthropic", "claude-opus-4-1", "claude-haiku-4-5", FakeAnthropic, anthropic_sent)
 GEMINI = ("gcp.gemini", "gemini-2.5-pro", "gemini-2.5-flash", FakeGemini, gemini_sent)
-CLAUDE_ON_BEDROCK = ("aws.bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                     "us.anthropic.claude-haiku-4-5-20251001-v1:0", FakeBedrock, bedrock_sent)
-LLAMA_ON_BEDROCK = ("aws.bedrock", "meta.llama3-1-70b-instruct-v1:0",
-                    "meta.llama3-1-8b-instruct-v1:0", FakeBedrock, bedrock_sent)
+CLAUDE_ON_BEDROCK = (
+    "aws.bedrock",
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    FakeBedrock,
+    bedrock_sent,
+)
+LLAMA_ON_BEDROCK = (
+    "aws.bedrock",
+    "meta.llama3-1-70b-instruct-v1:0",
+    "meta.llama3-1-8b-instruct-v1:0",
+    FakeBedrock,
+    bedrock_sent,
+)
 NOVA_ON_BEDROCK = ("aws.bedrock", "amazon.nova-pro-v1:0", "amazon.nova-lite-v1:0", FakeBedrock,
                    bedrock_sent)  # fmt: skip
 

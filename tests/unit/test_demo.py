@@ -6,7 +6,6 @@ import subprocess
 
 from tests.demo_process import demo_command
 
-
 #: the demo's Bedrock features (boto3: Converse, ConverseStream, InvokeModel in two families)
 BEDROCK_FEATURES = {"claims", "claims-chat", "claim-tagging", "fraud-review"}
 

@@ -33,8 +33,10 @@ BEDROCK_APP = """
 from tokentrail.fakes.bedrock import FakeBedrock
 
 with FakeBedrock() as fake:
-    fake.client().converse(modelId="us.anthropic.claude-haiku-4-5-20251001-v1:0",
-                           messages=[{"role": "user", "content": [{"text": "Hello from zero-code"}]}])
+    fake.client().converse(
+        modelId="us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        messages=[{"role": "user", "content": [{"text": "Hello from zero-code"}]}],
+    )
 """
 
 # entry point, the app, what its span must show

@@ -92,9 +92,7 @@ def test_a_refused_connection_was_not_sent(instrumented):
 
 def test_a_read_timeout_may_have_been_billed(instrumented):
     with FakeBedrock(latency=1.0) as slow:
-        client = slow.client(
-            config=Config(read_timeout=0.2, retries={"total_max_attempts": 1})
-        )
+        client = slow.client(config=Config(read_timeout=0.2, retries={"total_max_attempts": 1}))
         with pytest.raises(ReadTimeoutError) as caught:
             converse(client)
 

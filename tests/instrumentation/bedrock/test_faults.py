@@ -58,7 +58,9 @@ STEPS = {
     },
 }
 CASES = [
-    pytest.param(shape, step, id=f"{shape}-{step}") for shape, steps in STEPS.items() for step in steps
+    pytest.param(shape, step, id=f"{shape}-{step}")
+    for shape, steps in STEPS.items()
+    for step in steps
 ]
 
 

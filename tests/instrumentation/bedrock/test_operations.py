@@ -106,9 +106,7 @@ def test_invoke_model_is_one_span_per_family_with_the_header_usage(instrumented,
     assert attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] == 256
     assert attrs[sc.GEN_AI_REQUEST_STREAM] is False
     assert attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] == int(headers["x-amzn-bedrock-input-token-count"])
-    assert attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == int(
-        headers["x-amzn-bedrock-output-token-count"]
-    )
+    assert attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == int(headers["x-amzn-bedrock-output-token-count"])
     assert attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS]  # read from the family's own body
     assert attrs[sc.GEN_AI_RESPONSE_ID] == response["ResponseMetadata"]["RequestId"]
     assert attrs[sc.TOKENTRAIL_COST_STATUS] == "priced"

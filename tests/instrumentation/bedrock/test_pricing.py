@@ -139,7 +139,9 @@ def test_the_1h_cache_writes_of_converse_are_their_part():
         ("us.amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0"),
     ],
 )  # fmt: skip
-def test_profiles_and_arns_are_priced_as_the_model_they_name(instrumented, client, model_id, priced_as):
+def test_profiles_and_arns_are_priced_as_the_model_they_name(
+    instrumented, client, model_id, priced_as
+):
     converse(client, modelId=model_id)
 
     span = instrumented.span()

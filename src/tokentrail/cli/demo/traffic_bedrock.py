@@ -44,7 +44,7 @@ def steps(fake: FakeBedrock) -> list[Step]:
             messages=[{"role": "user", "content": [{"text": "Which documents do I need?"}]}],
             inferenceConfig={"maxTokens": 300},
         )["stream"]
-        return [event for event in stream]
+        return list(stream)
 
     def tagging() -> Any:
         prompt = "Tag this claim: 'kitchen ceiling stain after heavy rain, 1,200 USD'"

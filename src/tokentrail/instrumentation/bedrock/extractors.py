@@ -260,7 +260,8 @@ def native_usage(family: str, body: Mapping[str, Any]) -> Usage | None:
         output = sum(count(r.get("tokenCount")) for r in results if isinstance(r, Mapping))
         return _usage(count(body.get("inputTextTokenCount")), output, 0, 0)
     if isinstance(usage, Mapping) and "prompt_tokens" in usage:  # OpenAI-style bodies
-        return _usage(count(usage.get("prompt_tokens")), count(usage.get("completion_tokens")), 0, 0)
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        return _usage(count(prompt), count(completion), 0, 0)
     return None
 
 
