@@ -40,7 +40,7 @@ def test_its_supported_versions_are_the_bedrock_extra():
         r for r in requirements if r.name == "boto3" and r.marker.evaluate({"extra": "bedrock"})
     ]
     assert Requirement(declared).specifier == extra.specifier
-    assert Requirement(declared).specifier == SpecifierSet(">=1.34.116,<2")
+    assert Requirement(declared).specifier == SpecifierSet(">=1.37.24,<2")
 
 
 def test_uninstrument_restores_the_patched_method(telemetry, client):

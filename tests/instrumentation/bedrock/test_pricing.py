@@ -164,6 +164,7 @@ def test_a_global_profile_costs_less_than_a_regional_one(instrumented):
 def test_anthropic_bedrock_and_boto3_price_the_same_model_the_same(instrumented, model_id):
     """The same model and usage through ``AnthropicBedrock`` (the anthropic SDK) and through
     boto3's ``converse`` and ``invoke_model``: one price."""
+    pytest.importorskip("anthropic", reason="AnthropicBedrock needs the anthropic extra")
     anthropic_fake = FakeAnthropic(
         usage={"input_tokens": 300, "cache_read_input_tokens": 2048,
                "cache_creation_input_tokens": 512, "output_tokens": 150}
