@@ -241,8 +241,13 @@ LLAMA_ON_BEDROCK = (
     FakeBedrock,
     bedrock_sent,
 )
-NOVA_ON_BEDROCK = ("aws.bedrock", "amazon.nova-pro-v1:0", "amazon.nova-lite-v1:0", FakeBedrock,
-                   bedrock_sent)  # fmt: skip
+NOVA_ON_BEDROCK = (
+    "aws.bedrock",
+    "amazon.nova-pro-v1:0",
+    "amazon.nova-lite-v1:0",
+    FakeBedrock,
+    bedrock_sent,
+)
 
 
 def _shape(provider: tuple, name: str, call: Callable) -> Shape:
