@@ -78,10 +78,10 @@ def operation_of(model_id: str) -> str:
 # -- InvokeModel request bodies ---------------------------------------------------------------
 
 
-def parse_body(body: Any) -> dict[str, Any] | None:
-    """An ``InvokeModel`` request body (JSON as ``bytes``/``str``), or None (a file object,
-    which is not read here, or not a JSON object)."""
-    if not isinstance(body, (bytes, bytearray, str)):
+def parse_body(body: Any, limit: int | None = None) -> dict[str, Any] | None:
+    """A JSON object given as ``bytes``/``str`` (an ``InvokeModel`` body, a stream chunk), or
+    None: a file object (never read here), no JSON object, or longer than ``limit``."""
+    if not isinstance(body, (bytes, bytearray, str)) or (limit is not None and len(body) > limit):
         return None
     try:
         parsed = json.loads(body)

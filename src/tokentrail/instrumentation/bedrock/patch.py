@@ -42,11 +42,24 @@ class _BedrockOperation(Operation):
     """One ``bedrock-runtime`` operation; its keyword arguments are the operation's
     parameters (``modelId``, ``messages``, ``body`` ...)."""
 
-    model_argument = "modelId"
     streams: ClassVar[bool] = False
 
     def model(self, kwargs: dict[str, Any]) -> str | None:
         return given_str(kwargs.get("modelId"))
+
+    def apply(self, request: Request, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The model into ``modelId``, the output cap where the operation takes it (``cap``);
+        the caller's parameters are never modified."""
+        changed = dict(kwargs)
+        if request.model and kwargs.get("modelId") != request.model:
+            changed["modelId"] = request.model
+        if request.max_tokens is not None:
+            self.cap(changed, request.max_tokens)
+        return changed
+
+    def cap(self, params: dict[str, Any], max_tokens: int) -> None:
+        """Set the output cap in ``params`` (a copy: replace what is changed inside it)."""
+        raise NotImplementedError
 
 
 class Converse(_BedrockOperation):
@@ -74,17 +87,13 @@ class Converse(_BedrockOperation):
             prompt=[system, messages],
         )
 
-    def apply(self, request: Request, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The model into ``modelId``, the cap into ``inferenceConfig.maxTokens`` (a copy)."""
-        changed = dict(kwargs)
-        if request.model and kwargs.get("modelId") != request.model:
-            changed["modelId"] = request.model
-        config = kwargs.get("inferenceConfig")
+    def cap(self, params: dict[str, Any], max_tokens: int) -> None:
+        """In ``inferenceConfig.maxTokens``."""
+        config = params.get("inferenceConfig")
         config = dict(config) if isinstance(config, dict) else {}
-        if request.max_tokens is not None and config.get("maxTokens") != request.max_tokens:
-            config["maxTokens"] = request.max_tokens
-            changed["inferenceConfig"] = config
-        return changed
+        if config.get("maxTokens") != max_tokens:
+            config["maxTokens"] = max_tokens
+            params["inferenceConfig"] = config
 
     def response(self, result: Any) -> Response:
         return ex.converse_response(result, capture_content=self.capture_content)
@@ -98,17 +107,12 @@ class ConverseStream(Converse):
     streams = True
 
     def result(self, call: Call, result: Any) -> Any:
-        stream = result.get("stream")
-        if stream is None:
-            call.end(EMPTY_RESPONSE)
-            return result
         accumulator = ConverseStreamAccumulator(
             request_id=ex.request_id(result),
             prompt=call.request.prompt,
             capture_content=self.capture_content,
         )
-        result["stream"] = watch(stream, call, accumulator, asynchronous=False)
-        return result
+        return _watch_in_place(result, "stream", call, accumulator)
 
 
 class InvokeModel(_BedrockOperation):
@@ -144,21 +148,18 @@ class InvokeModel(_BedrockOperation):
             prompt=ex.native_prompt(body),
         )
 
-    def apply(self, request: Request, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The model into ``modelId``; the cap into the family's own field of a copy of the
-        body (a JSON string or bytes, rewritten in the same type)."""
-        changed = dict(kwargs)
-        model = request.model or given_str(kwargs.get("modelId")) or ""
-        if request.model and kwargs.get("modelId") != request.model:
-            changed["modelId"] = request.model
-        original = kwargs.get("body")
+    def cap(self, params: dict[str, Any], max_tokens: int) -> None:
+        """In the family's own field of the body (of the model sent), rewritten as a copy in
+        the type it was given (a JSON ``str`` or ``bytes``; a file object is left alone)."""
+        original = params.get("body")
         body = ex.parse_body(original)
-        if request.max_tokens is not None and body is not None:
-            family = ex.family_of(model)
-            if ex.native_max_tokens(family, model, body) != request.max_tokens:
-                capped = ex.with_native_cap(family, model, body, request.max_tokens)
-                changed["body"] = ex.encode_body(original, capped)
-        return changed
+        if body is None:
+            return
+        model = self.model(params) or ""
+        family = ex.family_of(model)
+        if ex.native_max_tokens(family, model, body) != max_tokens:
+            capped = ex.with_native_cap(family, model, body, max_tokens)
+            params["body"] = ex.encode_body(original, capped)
 
     def prepare(
         self, request: Request, instance: Any, kwargs: dict[str, Any]
@@ -192,18 +193,24 @@ class InvokeModelWithResponseStream(InvokeModel):
     streams = True
 
     def result(self, call: Call, result: Any) -> Any:
-        stream = result.get("body")
-        if stream is None:
-            call.end(EMPTY_RESPONSE)
-            return result
         accumulator = InvokeStreamAccumulator(
             family=call.state or "",
             request_id=ex.request_id(result),
             prompt=call.request.prompt,
             capture_content=self.capture_content,
         )
-        result["body"] = watch(stream, call, accumulator, asynchronous=False)
-        return result
+        return _watch_in_place(result, "body", call, accumulator)
+
+
+def _watch_in_place(result: dict[str, Any], key: str, call: Call, accumulator: Any) -> Any:
+    """The answer's event stream ``result[key]`` replaced, in the caller's dict, by a proxy
+    that ends ``call`` from ``accumulator``."""
+    stream = result.get(key)
+    if stream is None:
+        call.end(EMPTY_RESPONSE)
+    else:
+        result[key] = watch(stream, call, accumulator, asynchronous=False)
+    return result
 
 
 OPERATIONS: dict[str, type[_BedrockOperation]] = {

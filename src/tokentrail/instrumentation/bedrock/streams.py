@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import wrapt
@@ -28,13 +27,7 @@ _PARSE_LIMIT = 1 << 22
 
 
 def _decoded(data: Any) -> dict[str, Any] | None:
-    if not isinstance(data, (bytes, bytearray, str)) or len(data) > _PARSE_LIMIT:
-        return None
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+    return ex.parse_body(data, _PARSE_LIMIT)
 
 
 class ConverseStreamAccumulator:
