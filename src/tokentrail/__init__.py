@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from .instrumentation.anthropic import AnthropicInstrumentor
     from .instrumentation.google_genai import GoogleGenAIInstrumentor
+    from .instrumentation.mistralai import MistralInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
     from .instrumentation.providers import Provider
     from .runtime import calc_cost
@@ -53,6 +54,7 @@ __all__ = [
     "GoogleGenAIInstrumentor",
     "LogSink",
     "MemoryBudgetStore",
+    "MistralInstrumentor",
     "OpenAIInstrumentor",
     "PagerDutySink",
     "RedisBudgetStore",

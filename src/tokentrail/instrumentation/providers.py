@@ -106,6 +106,20 @@ PROVIDERS: tuple[Provider, ...] = (
         ),
         docs="docs/google_genai.md",
     ),
+    Provider(
+        "mistralai",
+        "mistralai",
+        "mistralai",
+        "MistralInstrumentor",
+        extra="mistralai",
+        others=(
+            "opentelemetry-instrumentation-mistralai",
+            "openinference-instrumentation-mistralai",
+            "openlit",
+            "traceloop-sdk",
+        ),
+        docs="docs/mistralai.md",
+    ),
 )
 
 BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}

@@ -19,6 +19,8 @@ class CompletionStreamAccumulator:
 
     Usage arrives on a last chunk with ``choices == []`` when ``stream_options.include_usage``
     is set; when tokentrail set it (the caller did not), that chunk is hidden from the caller.
+    Some hosts send it unasked: on the chunk that finishes (Together, Fireworks), on a last
+    chunk of its own (OpenRouter), or in ``x_groq.usage`` of the finishing chunk (Groq).
     Without usage (the caller broke out first, or the host does not send it) the usage is
     estimated: the prompt's length and one token per content chunk, marked ``estimated``.
     """
@@ -53,6 +55,8 @@ class CompletionStreamAccumulator:
             for choice in choices:
                 if choice.finish_reason:
                     self._finish[choice.index] = choice.finish_reason
+                    if self._usage is None:
+                        self._usage = ex.groq_stream_usage(chunk)
                 if self._text is not None:
                     delta = getattr(choice, "delta", None)
                     text = getattr(delta, "content", None) if delta is not None else choice.text
