@@ -27,7 +27,15 @@ client = FakeGemini().client()
 client.models.generate_content(model="gemini-2.5-flash", contents="Hello from zero-code")
 """
 
-# entry point, the app, what its span must show
+MISTRAL_APP = """
+from tokentrail.fakes.mistral import FakeMistral
+
+client = FakeMistral().client()
+client.chat.complete(model="mistral-small-latest",
+                     messages=[{"role": "user", "content": "Hello from zero-code"}])
+"""
+
+# entry point, the app, what its span must show (the first: only tokentrail's span shows it)
 CASES = {
     "openai": ("tokentrail_openai", None,
                ["chat gpt-4o-mini", '"tokentrail.feature": "release-notes"']),
@@ -35,6 +43,9 @@ CASES = {
                   ["chat claude-haiku-4-5", '"gen_ai.provider.name": "anthropic"']),
     "google_genai": ("tokentrail_google_genai", GEMINI_APP,
                      ["generate_content gemini-2.5-flash", '"gen_ai.provider.name": "gcp.gemini"']),
+    # mistralai 1.10 to 2.x trace their calls themselves under the global tracer provider
+    "mistralai": ("tokentrail_mistralai", MISTRAL_APP,
+                  ['"tokentrail.cost.status": "priced"', "chat mistral-small-latest"]),
 }  # fmt: skip
 
 
