@@ -49,6 +49,12 @@ except ImportError:  # 1.x
 SDKError = _errors.SDKError
 #: its error for a 422 (the request did not validate)
 HTTPValidationError = _errors.HTTPValidationError
+#: mistralai >= 1.9.3 keeps fields its models do not declare, such as
+#: ``usage.prompt_tokens_details`` (the prompt-cache reads); older versions drop them
+KEEPS_CACHE_READS = _sdk_module("models").UsageInfo.model_config.get("extra") == "allow"
+needs_cache_reads = pytest.mark.skipif(
+    not KEEPS_CACHE_READS, reason="this mistralai drops usage.prompt_tokens_details (< 1.9.3)"
+)
 _streams = _sdk_module("utils.eventstreaming")
 #: what ``chat.stream`` / ``stream_async`` return: ``EventStream`` / ``EventStreamAsync`` from
 #: mistralai 1.5 on, plain (async) generators before

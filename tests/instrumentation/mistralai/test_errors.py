@@ -7,6 +7,7 @@ timeout, a dropped connection) may have been, so it is estimated, never a certai
 from __future__ import annotations
 
 import pytest
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import StatusCode
 
 from .conftest import CHAT, EMBEDDINGS, FIM, HTTP, HTTPValidationError, SDKError
@@ -152,9 +153,16 @@ def test_the_sdks_own_retries_are_one_call(api, instrumented):
     except ImportError:  # 1.x
         from mistralai.utils import BackoffStrategy, RetryConfig
 
-    api.fake.fail_next(503, times=2)
     retries = RetryConfig("backoff", BackoffStrategy(1, 2, 1.1, 1000), False)
+    api.fake.fail_next(503, times=2)
+    with suppress_instrumentation():
+        try:
+            api.call("chat.complete", **CHAT, retries=retries)
+        except Exception as exc:  # mistralai 1.2: its user-agent hook breaks on a retry
+            pytest.skip(f"this mistralai cannot retry on its own ({type(exc).__name__})")
+    api.fake.requests.clear()
 
+    api.fake.fail_next(503, times=2)
     api.call("chat.complete", **CHAT, retries=retries)
 
     assert len(api.fake.requests) == 3

@@ -90,9 +90,7 @@ def make_api(api: Api) -> Api:
 
 
 @pytest.mark.parametrize(("shape", "step"), CASES)
-def test_a_failing_step_leaves_the_result_unchanged(
-    request, lenient, api, break_step, shape, step
-):
+def test_a_failing_step_leaves_the_result_unchanged(request, lenient, api, break_step, shape, step):
     if shape == "native":
         request.getfixturevalue("native")
     with suppress_instrumentation():

@@ -12,7 +12,7 @@ import tokentrail
 from tests.instrumentation.driver import collected
 from tokentrail.fakes.mistral import FakeMistral
 
-from .conftest import CHAT, EMBEDDINGS, FIM, MESSAGES
+from .conftest import CHAT, EMBEDDINGS, FIM, KEEPS_CACHE_READS, MESSAGES, needs_cache_reads
 
 USAGE = {
     "prompt_tokens": 3000,
@@ -46,17 +46,20 @@ def test_chat_tokens_and_cost_equal_genai_prices(api, instrumented, model, strea
     else:
         api.call("chat.complete", model=model, messages=MESSAGES)
 
+    cached = 2048 if KEEPS_CACHE_READS else 0  # older SDKs drop the cache details
     attributes = instrumented.span().attributes
     assert attributes["gen_ai.usage.input_tokens"] == 3000
     assert attributes["gen_ai.usage.output_tokens"] == 900
-    assert attributes["gen_ai.usage.cache_read.input_tokens"] == 2048
+    assert attributes.get("gen_ai.usage.cache_read.input_tokens", 0) == cached
     assert "gen_ai.usage.cache_creation.input_tokens" not in attributes
-    assert attributes["gen_ai.usage.cost"] == expected_cost(model)
-    assert instrumented.value("tokentrail.cost.usd") == expected_cost(model)
+    assert attributes["gen_ai.usage.cost"] == expected_cost(model, cached=cached)
+    assert instrumented.value("tokentrail.cost.usd") == expected_cost(model, cached=cached)
     assert attributes["tokentrail.cost.status"] == "priced"
-    assert instrumented.value("tokentrail.tokens", {"gen_ai.token.type": "cache_read"}) == 2048
+    if cached:
+        assert instrumented.value("tokentrail.tokens", {"gen_ai.token.type": "cache_read"}) == 2048
 
 
+@needs_cache_reads
 def test_cache_reads_make_a_call_cheaper(api, instrumented):
     """The same usage without cache reads costs more (the cache price is 10% of input)."""
     api.call("chat.complete", **CHAT)
@@ -68,6 +71,7 @@ def test_cache_reads_make_a_call_cheaper(api, instrumented):
     assert uncached == expected_cost(CHAT["model"], cached=0)
 
 
+@needs_cache_reads
 def test_a_repeated_prefix_with_a_cache_key_is_read_from_the_cache(instrumented):
     """Through the fake's own usage (no fixed usage): the second call with the same
     ``prompt_cache_key`` and system prompt reports cached tokens, and costs less."""

@@ -96,6 +96,11 @@ def _traffic(latency: float) -> list[Step]:
         from . import traffic_anthropic
 
         steps += traffic_anthropic.steps(FakeAnthropic(latency=latency))
+    if _installed("mistralai"):
+        from ...fakes.mistral import FakeMistral
+        from . import traffic_mistral
+
+        steps += traffic_mistral.steps(FakeMistral(latency=latency))
     return steps
 
 
