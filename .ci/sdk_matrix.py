@@ -57,7 +57,7 @@ OLDEST = [
     )),
     Cell("anthropic", "anthropic", "1.0.0", provider_tests("anthropic", "anthropic")),
     Cell("google-genai", "gemini", "1.50.0", provider_tests("google_genai", "google.genai")),
-    Cell("mistralai", "mistralai", "1.2.0", provider_tests("mistralai", "mistralai")),
+    Cell("mistralai", "mistralai", "1.1.0", provider_tests("mistralai", "mistralai")),
 ]  # fmt: skip
 
 

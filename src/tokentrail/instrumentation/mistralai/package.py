@@ -1,3 +1,3 @@
 """The mistralai versions tokentrail supports (the ``mistralai`` extra says the same)."""
 
-_instruments = ("mistralai >= 1.2, < 4",)
+_instruments = ("mistralai >= 1.1, < 4",)
