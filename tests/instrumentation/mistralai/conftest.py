@@ -64,7 +64,12 @@ STREAM_CLASSES = (
 )
 needs_stream_objects = pytest.mark.skipif(
     STREAM_CLASSES[0] is None,
-    reason="this mistralai's streams are generators (no with block, no close(); < 1.5)",
+    reason="this mistralai's streams are generators (no with block; < 1.5)",
+)
+#: ``close()`` on a stream: later 2.x and 3.x (before, ``with`` closes it)
+STREAMS_CLOSE = hasattr(STREAM_CLASSES[0], "close")
+needs_close = pytest.mark.skipif(
+    not STREAMS_CLOSE, reason="this mistralai's streams have no close()"
 )
 #: mistralai >= 1.10 traces its own calls through this hook module
 try:

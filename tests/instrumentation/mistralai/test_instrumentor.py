@@ -69,7 +69,7 @@ def test_its_supported_versions_are_the_mistralai_extra():
 
 def test_targets_cover_every_patched_method():
     """Sync and async: chat complete/stream, fim complete/stream, embeddings create; and the
-    tracing hook's tracer lookup where the SDK has one."""
+    tracing hook's tracer lookup and span start where the SDK has them."""
     methods = {(cls, method) for _, cls, method in TARGETS}
     expected = {
         (cls, method + suffix)
@@ -83,7 +83,10 @@ def test_targets_cover_every_patched_method():
         for suffix in ("", "_async")
     }
     if TRACING_HOOK is not None:
-        expected.add(("tracing", "get_or_create_otel_tracer"))
+        expected |= {
+            ("tracing", "get_or_create_otel_tracer"),
+            ("tracing", "get_traced_request_and_span"),
+        }
     assert methods == expected
 
 

@@ -10,7 +10,7 @@ from opentelemetry.trace import StatusCode
 
 from tests.instrumentation.driver import collected
 
-from .conftest import CHAT, FIM, HTTP, STREAM_CLASSES, needs_stream_objects
+from .conftest import CHAT, FIM, HTTP, STREAMS_CLOSE, needs_close, needs_stream_objects
 
 
 class Boom(Exception):
@@ -31,7 +31,7 @@ def assert_one_call(telemetry, status="priced"):
 
 def dropped(api, stream) -> None:
     """Everything else that could end a stream that has ended: close it, then drop it."""
-    if STREAM_CLASSES[0] is not None:
+    if STREAMS_CLOSE:
         api.close(stream)
     del stream
     collected()
@@ -100,7 +100,7 @@ def test_break_out_of_for_loop_then_drop(api, instrumented):
     assert_one_call(instrumented, "estimated")
 
 
-@needs_stream_objects
+@needs_close
 def test_close_ends_the_call(api, instrumented):
     """``close()`` part-way: the call ends at once (estimated); the response is closed."""
     stream = open_chat(api)

@@ -4,6 +4,7 @@ Codestral) and document embeddings."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ...fakes.mistral import FakeMistral
@@ -25,12 +26,18 @@ DOCUMENTS = [
 
 def steps(fake: FakeMistral) -> list[Step]:
     client = fake.client()
+    # a cache key routes the calls to the same cache (mistralai >= 2.x takes it)
+    cache_key = (
+        {"prompt_cache_key": "support-assistant"}
+        if "prompt_cache_key" in inspect.signature(client.chat.complete).parameters
+        else {}
+    )
 
     def support() -> Any:
         return client.chat.complete(
             model="mistral-medium-latest",
             max_tokens=400,
-            prompt_cache_key="support-assistant",
+            **cache_key,
             messages=[
                 {"role": "system", "content": SUPPORT_PROMPT},
                 {"role": "user", "content": "Mon paiement a échoué deux fois, que faire ?"},

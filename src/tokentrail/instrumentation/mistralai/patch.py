@@ -143,9 +143,8 @@ def patches() -> Iterable[Patch]:
                 yield patch(target, f"{cls}.{method}_async", operation, asynchronous=True)
     for module in native.HOOK_MODULES:
         # skipped where the SDK has no tracing hook (mistralai < 1.10)
-        yield Patch(
-            module,
-            native.HOOK_SUBMODULE,
-            native.HOOK_NAME,
-            lambda runtime: native.get_or_create_otel_tracer,
-        )
+        for name, wrapper in (
+            (native.TRACER_LOOKUP, native.get_or_create_otel_tracer),
+            (native.SPAN_START, native.get_traced_request_and_span),
+        ):
+            yield Patch(module, native.HOOK_SUBMODULE, name, lambda runtime, w=wrapper: w)
