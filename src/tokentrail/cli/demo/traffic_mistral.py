@@ -82,8 +82,8 @@ def steps(fake: FakeMistral) -> list[Step]:
             weight=2,
         ),
         Step(
-            "search index · Mistral embeddings",
-            {"feature": "search", "team": "core"},
+            "knowledge base · Mistral embeddings",
+            {"feature": "kb-index", "team": "customer"},
             index,
         ),
     ]
