@@ -23,6 +23,7 @@ def test_demo_runs_and_reports(tmp_path):
     assert "unpriced" in out
     assert "acme-support-ft-v2" in out
     assert "InternalServerError" in out
+    assert "tokentrail report --prometheus" in out.strip().splitlines()[-2]  # how to review it
     data = json.loads(summary.read_text())
     assert data["calls"] == sum(line["calls"] for line in data["lines"])
     features = {line["feature"] for line in data["lines"]}
