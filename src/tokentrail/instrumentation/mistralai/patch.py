@@ -10,14 +10,14 @@ Patched, sync and async (``*_async``), where each major version keeps them: 2.x 
   per token like chat (``text_completion``).
 - ``embeddings.create``.
 
-Not patched (their calls are not counted): ``agents.*`` and ``beta.conversations.*`` (agent
-runs: server-side tools and hand-offs bill beyond tokens, and the model is the agent's),
+Not patched (their calls are not counted): ``beta.conversations.*`` (server-side tools and
+hand-offs bill beyond the tokens they report), ``agents.*`` (left for agent semantics),
 ``ocr.process`` (billed per page), audio transcriptions, classifiers/moderation, batch jobs
 and fine-tuning. ``MistralAzure``/``MistralGoogleCloud`` (the ``azure``/``gcp`` clients) are
 other products with other prices, not instrumented either.
 
-Also wrapped: the tracer lookup of the SDK's own tracing hook, so that a call tokentrail traces
-has one span (see ``native``).
+Also wrapped: the tracer lookup and the span start of the SDK's own tracing hook, so that a
+call tokentrail traces has one span (see ``native``).
 """
 
 from __future__ import annotations
