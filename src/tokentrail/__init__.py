@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .instrumentation.anthropic import AnthropicInstrumentor
     from .instrumentation.bedrock import BedrockInstrumentor
     from .instrumentation.google_genai import GoogleGenAIInstrumentor
+    from .instrumentation.mistralai import MistralInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
     from .instrumentation.providers import Provider
     from .runtime import calc_cost
@@ -55,6 +56,7 @@ __all__ = [
     "GoogleGenAIInstrumentor",
     "LogSink",
     "MemoryBudgetStore",
+    "MistralInstrumentor",
     "OpenAIInstrumentor",
     "PagerDutySink",
     "RedisBudgetStore",

@@ -24,6 +24,7 @@ from tokentrail import Budget
 from tokentrail.fakes.anthropic import FakeAnthropic
 from tokentrail.fakes.bedrock import FakeBedrock
 from tokentrail.fakes.google_genai import FakeGemini
+from tokentrail.fakes.mistral import FakeMistral
 from tokentrail.fakes.openai import FakeOpenAI
 
 PROMPT = "Summarise the quarterly figures in two sentences."
@@ -51,6 +52,11 @@ def openai_sent(fake: FakeOpenAI) -> tuple[str, int | None]:
 
 
 def anthropic_sent(fake: FakeAnthropic) -> tuple[str, int | None]:
+    _, body = fake.requests[-1]
+    return body["model"], body.get("max_tokens")
+
+
+def mistral_sent(fake: FakeMistral) -> tuple[str, int | None]:
     _, body = fake.requests[-1]
     return body["model"], body.get("max_tokens")
 
@@ -223,8 +229,36 @@ def _bedrock(operation: str, family: str = "converse"):
     return call
 
 
+def _mistral(resource: str, how: str, asynchronous: bool = False):
+    def call(fake: FakeMistral, model: str, cap: int | None) -> Any:
+        kwargs: dict[str, Any] = {"model": model}
+        if resource == "fim":
+            kwargs.update(prompt="def total(rows):", suffix="return result")
+        else:
+            kwargs["messages"] = MESSAGES
+        if cap is not None:
+            kwargs["max_tokens"] = cap
+        if how == "parse":
+            kwargs["response_format"] = Figures
+        methods = getattr(fake.client(), resource)
+        method = getattr(methods, how + ("_async" if asynchronous else ""))
+        if asynchronous:
+
+            async def drain() -> Any:
+                value = await method(**kwargs)
+                return [e async for e in value] if how == "stream" else value
+
+            return asyncio.run(drain())
+        return list(method(**kwargs)) if how == "stream" else method(**kwargs)
+
+    return call
+
+
 BEDROCK_MESSAGES = [{"role": "user", "content": [{"text": PROMPT}]}]
 OPENAI = ("openai", "gpt-4o", "gpt-4o-mini", FakeOpenAI, openai_sent)
+MISTRAL = ("mistral_ai", "mistral-large-latest", "mistral-small-latest", FakeMistral, mistral_sent)
+#: fill-in-the-middle models (the fake serves any model on any endpoint)
+CODESTRAL = ("mistral_ai", "codestral-latest", "devstral-small", FakeMistral, mistral_sent)
 ANTHROPIC = ("anthropic", "claude-opus-4-1", "claude-haiku-4-5", FakeAnthropic, anthropic_sent)
 GEMINI = ("gcp.gemini", "gemini-2.5-pro", "gemini-2.5-flash", FakeGemini, gemini_sent)
 CLAUDE_ON_BEDROCK = (
@@ -272,6 +306,13 @@ SHAPES = [
     _shape(ANTHROPIC, "parse", _anthropic("parse")),
     _shape(ANTHROPIC, "stream-helper", _anthropic("helper")),
     _shape(ANTHROPIC, "stream-helper-async", _anthropic("helper", asynchronous=True)),
+    _shape(MISTRAL, "chat", _mistral("chat", "complete")),
+    _shape(MISTRAL, "chat-stream", _mistral("chat", "stream")),
+    _shape(MISTRAL, "chat-async", _mistral("chat", "complete", asynchronous=True)),
+    _shape(MISTRAL, "chat-async-stream", _mistral("chat", "stream", asynchronous=True)),
+    _shape(MISTRAL, "chat-parse", _mistral("chat", "parse")),
+    _shape(CODESTRAL, "fim", _mistral("fim", "complete")),
+    _shape(CODESTRAL, "fim-async-stream", _mistral("fim", "stream", asynchronous=True)),
     _shape(GEMINI, "generate", _gemini("generate")),
     _shape(GEMINI, "stream", _gemini("stream")),
     _shape(GEMINI, "async", _gemini("generate", asynchronous=True)),

@@ -88,7 +88,7 @@ def test_instrument_again_before_the_import_patches_once():
     assert "spans: 1" in out
 
 
-@pytest.mark.parametrize("sdk", ["openai", "anthropic", "google.genai", "boto3"])
+@pytest.mark.parametrize("sdk", ["openai", "anthropic", "google.genai", "boto3", "mistralai"])
 def test_instrument_imports_nothing_heavy(sdk):
     """Importing tokentrail and instrumenting pulls in no SDK module the app did not import."""
     out = _run(
@@ -100,7 +100,7 @@ def test_instrument_imports_nothing_heavy(sdk):
         tokentrail.instrument()
         # a namespace package (e.g. the bare "google" searched for google.genai) runs no code
         new = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in
-                     ("openai", "anthropic", "google", "boto3", "botocore") and
+                     ("openai", "anthropic", "google", "boto3", "botocore", "mistralai") and
                      getattr(sys.modules[m], "__file__", None) is not None)
         print("new SDK modules:", new)
         """

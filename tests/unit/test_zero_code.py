@@ -39,7 +39,15 @@ with FakeBedrock() as fake:
     )
 """
 
-# entry point, the app, what its span must show
+MISTRAL_APP = """
+from tokentrail.fakes.mistral import FakeMistral
+
+client = FakeMistral().client()
+client.chat.complete(model="mistral-small-latest",
+                     messages=[{"role": "user", "content": "Hello from zero-code"}])
+"""
+
+# entry point, the app, what its span must show (the first: only tokentrail's span shows it)
 CASES = {
     "openai": ("tokentrail_openai", None,
                ["chat gpt-4o-mini", '"tokentrail.feature": "release-notes"']),
@@ -50,6 +58,9 @@ CASES = {
     "bedrock": ("tokentrail_bedrock", BEDROCK_APP,
                 ["chat us.anthropic.claude-haiku-4-5-20251001-v1:0",
                  '"gen_ai.provider.name": "aws.bedrock"']),
+    # mistralai 1.10 to 2.x trace their calls themselves under the global tracer provider
+    "mistralai": ("tokentrail_mistralai", MISTRAL_APP,
+                  ['"tokentrail.cost.status": "priced"', "chat mistral-small-latest"]),
 }  # fmt: skip
 
 

@@ -121,6 +121,20 @@ PROVIDERS: tuple[Provider, ...] = (
         ),
         docs="docs/bedrock.md",
     ),
+    Provider(
+        "mistralai",
+        "mistralai",
+        "mistralai",
+        "MistralInstrumentor",
+        extra="mistralai",
+        others=(
+            "opentelemetry-instrumentation-mistralai",
+            "openinference-instrumentation-mistralai",
+            "openlit",
+            "traceloop-sdk",
+        ),
+        docs="docs/mistralai.md",
+    ),
 )
 
 BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -104,7 +105,19 @@ class PriceBook:
         self._warned.add((provider, model))
         logger.warning(
             "tokentrail has no price for model %r of provider %r: its calls are counted as "
-            "unpriced (never $0); add it to TOKENTRAIL_PRICES_FILE or instrument(prices=...)",
+            "unpriced (never $0). To price them, add this entry under 'prices:' in "
+            "TOKENTRAIL_PRICES_FILE (or pass it in instrument(prices=[...])) with your rates "
+            "in USD per million tokens: %s",
             model,
             provider,
+            price_entry(provider, model),
         )
+
+
+def price_entry(provider: str, model: str) -> str:
+    """The prices-file entry that prices ``model`` of ``provider``, as one line of YAML with
+    the rates left for the user to fill in (unfilled, the file is rejected, never read as $0)."""
+    return (
+        f"- {{provider: {json.dumps(provider)}, model: {json.dumps(model)}, "
+        "input_mtok: <USD per 1M input tokens>, output_mtok: <USD per 1M output tokens>}"
+    )

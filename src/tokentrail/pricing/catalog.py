@@ -32,6 +32,9 @@ PROVIDER_IDS: dict[str, str] = {
     "groq": "groq",
     "deepseek": "deepseek",
     "perplexity": "perplexity",
+    "together_ai": "together",
+    "fireworks_ai": "fireworks",
+    "openrouter": "openrouter",
     "cohere": "cohere",
 }
 

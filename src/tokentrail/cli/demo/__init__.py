@@ -104,6 +104,11 @@ def _traffic(latency: float, servers: contextlib.ExitStack) -> list[Step]:
         from . import traffic_bedrock
 
         steps += traffic_bedrock.steps(servers.enter_context(FakeBedrock(latency=latency)))
+    if _installed("mistralai"):
+        from ...fakes.mistral import FakeMistral
+        from . import traffic_mistral
+
+        steps += traffic_mistral.steps(FakeMistral(latency=latency))
     return steps
 
 

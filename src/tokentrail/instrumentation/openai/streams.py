@@ -19,6 +19,8 @@ class CompletionStreamAccumulator:
 
     Usage arrives on a last chunk with ``choices == []`` when ``stream_options.include_usage``
     is set; when tokentrail set it (the caller did not), that chunk is hidden from the caller.
+    Some hosts send it unasked: on the chunk that finishes (Together, Fireworks), on a last
+    chunk of its own (OpenRouter), or in ``x_groq.usage`` of the finishing chunk (Groq).
     Without usage (the caller broke out first, or the host does not send it) the usage is
     estimated: the prompt's length and one token per content chunk, marked ``estimated``.
 
@@ -48,16 +50,18 @@ class CompletionStreamAccumulator:
         if choices:
             self._chunks += 1
             if choices[0].finish_reason is not None or len(choices) > 1:
-                self._note_finish(choices)
+                self._note_finish(chunk, choices)
         return True
 
-    def _note_finish(self, choices: Any) -> None:
+    def _note_finish(self, chunk: Any, choices: Any) -> None:
         finish = self._finish
         if finish is None:
             finish = self._finish = {}
         for choice in choices:
             if choice.finish_reason:
                 finish[choice.index] = choice.finish_reason
+                if self._usage is None:  # Groq's, unasked, on the finishing chunk
+                    self._usage = ex.groq_stream_usage(chunk)
 
     def response(self) -> Response:
         usage = ex.chat_usage(self._usage)
