@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi import BackgroundTasks, FastAPI
+from fastapi.responses import StreamingResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 import tokentrail
@@ -118,6 +119,19 @@ class Site:
             await asyncio.wrap_future(pool.submit(chat_sync, OUTSIDE_MODEL))
             return {"n": n}
 
+        @app.get("/work/stream/{n}")
+        async def stream(n: int) -> StreamingResponse:
+            async def tokens() -> AsyncIterator[str]:
+                # the LLM's answer streamed on to the client, as it arrives
+                chunks = await aclient.chat.completions.create(
+                    model="gpt-4o", messages=MESSAGES, stream=True
+                )
+                async for chunk in chunks:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+
+            return StreamingResponse(tokens(), media_type="text/plain")
+
         @app.get("/api/search/{query}")
         async def search(query: str) -> dict[str, str]:
             with tracer.start_as_current_span("rank"), tracer.start_as_current_span("rerank"):
@@ -179,6 +193,12 @@ def test_an_asyncio_task_that_outlives_its_request(site):
     )
     site.released.set()
     assert_attributed(site.telemetry, "/work/task/{n}", "work")
+
+
+def test_a_streamed_answer_relayed_by_a_streaming_response(site):
+    assert fetch(f"{site.url}/work/stream/42")
+    [span] = assert_attributed(site.telemetry, "/work/stream/{n}", "work")
+    assert span.attributes["gen_ai.usage.output_tokens"] > 0
 
 
 @pytest.mark.parametrize("path", ["to-thread", "pool"])

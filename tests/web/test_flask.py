@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, Response
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.trace import SpanKind
@@ -86,6 +86,20 @@ class Site:
 
             threading.Thread(target=bind(later), daemon=True).start()
             return {"n": n}
+
+        @app.get("/work/stream/<int:n>")
+        def stream(n: int) -> Any:
+            # Flask's instrumentation ends the request's span when the view returns, before
+            # the body is streamed: the call starts here, in the view, and captures its
+            # attribution then; the chunks are read while the response streams
+            chunks = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+
+            def tokens() -> Iterator[str]:
+                for chunk in chunks:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+
+            return Response(tokens(), mimetype="text/plain")
 
         @app.get("/work/explicit/<int:n>")
         def explicit(n: int) -> dict[str, int]:
@@ -165,6 +179,12 @@ def test_a_thread_that_outlives_its_request(site):
     )
     site.released.set()
     assert_attributed(site.telemetry, "/work/thread/<int:n>", "work")
+
+
+def test_a_stream_started_in_the_view_and_relayed_in_the_response(site):
+    assert fetch(f"{site.url}/work/stream/42")
+    [span] = assert_attributed(site.telemetry, "/work/stream/<int:n>", "work")
+    assert span.attributes["gen_ai.usage.output_tokens"] > 0
 
 
 def test_explicit_attribution_wins(site):
