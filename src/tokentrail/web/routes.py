@@ -56,7 +56,7 @@ HTTP_METHODS = ("http.request.method", "http.method")
 _RETRY_S = 1.0
 
 _TRACK = _guard.site("web.track", "tokentrail.web.routes:_hook")
-_START = _guard.site("web.request_span", "tokentrail.web.routes:_nested_request")
+_START = _guard.site("web.request_span", "tokentrail.web.routes:_remember")
 
 #: the span of the web request this context serves (set by ``on_span_start``)
 request_span: contextvars.ContextVar[Any] = contextvars.ContextVar(
@@ -87,25 +87,27 @@ def route_of(span: Any) -> str | None:
 
 
 def on_span_start(span: Any) -> None:
-    """Called by the SDK as each span starts, in the context that starts it: remember a
-    request's span there.
-
-    A request's span is a ``SERVER`` span, or an ``INTERNAL`` span with HTTP server attributes
-    started inside a request's span that has no route: a framework instrumented under a
-    generic server middleware (Flask under the WSGI middleware, Django under the ASGI one)
-    opens an ``INTERNAL`` span and puts the route there."""
+    """Called by the SDK as each span starts, in the context that starts it."""
     if not _tracking.users:
         return
     try:
-        kind = span.kind
-        if kind is SpanKind.SERVER:
-            request_span.set(span)
-        elif kind is SpanKind.INTERNAL:
-            outer = request_span.get()
-            if outer is not None and _nested_request(span, outer):
-                request_span.set(span)
+        _remember(span)
     except Exception as exc:  # it would otherwise surface in the application's span start
         _guard.report(_START, exc)
+
+
+def _remember(span: Any) -> None:
+    """Remember ``span`` in this context if it is a request's span: a ``SERVER`` span, or an
+    ``INTERNAL`` span with HTTP server attributes started inside a request's span that has no
+    route (a framework instrumented under a generic server middleware, Flask under the WSGI
+    middleware or Django under the ASGI one, opens an ``INTERNAL`` span with the route)."""
+    kind = span.kind
+    if kind is SpanKind.SERVER:
+        request_span.set(span)
+    elif kind is SpanKind.INTERNAL:
+        outer = request_span.get()
+        if outer is not None and _nested_request(span, outer):
+            request_span.set(span)
 
 
 def _nested_request(span: Any, outer: Any) -> bool:
