@@ -25,6 +25,7 @@ LAYERS = [
     {"__init__"},
     {"fakes"},
     {"testing"},
+    {"report"},
     {"cli"},
 ]
 LAYER_OF = {part: i for i, layer in enumerate(LAYERS) for part in layer}

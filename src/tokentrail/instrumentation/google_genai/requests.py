@@ -67,9 +67,10 @@ class ModelRequest:
     def ended(self) -> bool:
         return self.end_time is not None
 
+    def started(self) -> None:
+        self.first_chunk_time = time_ns()
+
     def add(self, chunk: Any) -> bool:
-        if self.first_chunk_time is None:
-            self.first_chunk_time = time_ns()
         try:
             self.chunks.add(chunk)  # type: ignore[union-attr]
         except Exception as error:
