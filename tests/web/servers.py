@@ -120,6 +120,12 @@ def assert_attributed(
     spans = calls_for(telemetry, endpoint, count)
     assert {attribution_of(span) for span in spans} == {(endpoint, feature)}
     metric = {"endpoint": endpoint} | ({"feature": feature} if feature else {})
+    # a call's metrics are recorded just after its span ends
+    wait_until(
+        lambda: requests_metric(telemetry, **metric) >= count,
+        timeout=10,
+        what=f"the metrics of {endpoint}",
+    )
     assert requests_metric(telemetry, **metric) == count
     assert not any("42" in str(e) for e in metric_endpoints(telemetry))
     return spans
@@ -134,6 +140,15 @@ def server_span(telemetry: Telemetry, route: str) -> ReadableSpan | None:
         ):
             return span
     return None
+
+
+def release_after_the_request(telemetry: Telemetry, route: str, released: Any) -> None:
+    """Wait until the request to ``route`` has ended (its span is exported), then set
+    ``released`` for the work it left behind to make its call."""
+    wait_until(
+        lambda: server_span(telemetry, route), timeout=10, what=f"the request to {route} to end"
+    )
+    released.set()
 
 
 def requests_metric(telemetry: Telemetry, **attributes: str) -> float:

@@ -20,7 +20,6 @@ from fastapi.responses import StreamingResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 import tokentrail
-from tests.processes import wait_until
 from tests.web.servers import (
     MESSAGES,
     assert_attributed,
@@ -29,9 +28,9 @@ from tests.web.servers import (
     instrumented,
     llm_spans,
     metric_endpoints,
+    release_after_the_request,
     requests_metric,
     serve_asgi,
-    server_span,
 )
 from tokentrail.attribution import bind
 from tokentrail.fakes.openai import FakeOpenAI
@@ -185,13 +184,7 @@ def test_background_tasks_sync_and_async(site):
 
 def test_an_asyncio_task_that_outlives_its_request(site):
     fetch(f"{site.url}/work/task/42")
-    # the request's span has ended before the task makes its call
-    wait_until(
-        lambda: server_span(site.telemetry, "/work/task/{n}"),
-        timeout=10,
-        what="the request's span to end",
-    )
-    site.released.set()
+    release_after_the_request(site.telemetry, "/work/task/{n}", site.released)
     assert_attributed(site.telemetry, "/work/task/{n}", "work")
 
 

@@ -28,6 +28,7 @@ from tests.web.servers import (
     instrumented,
     llm_spans,
     metric_endpoints,
+    release_after_the_request,
     requests_metric,
     serve_wsgi,
     server_span,
@@ -65,6 +66,10 @@ class Site:
         @app.get("/users/<int:user_id>/summary")
         def summary(user_id: int) -> dict[str, int]:
             chat()
+            return {"user": user_id}
+
+        @app.get("/users/<int:user_id>/profile")
+        def profile(user_id: int) -> dict[str, int]:
             return {"user": user_id}
 
         @app.get("/search/<query>")
@@ -112,7 +117,7 @@ class Site:
         return app
 
 
-@pytest.fixture(scope="module", params=["flask", "under the wsgi middleware"])
+@pytest.fixture(scope="module", params=["flask", "under-wsgi-middleware"])
 def site(request: Any) -> Iterator[Site]:
     with instrumented(FEATURES) as telemetry:
         site = Site(telemetry)
@@ -121,7 +126,7 @@ def site(request: Any) -> Iterator[Site]:
             "meter_provider": telemetry.meter_provider,
         }
         FlaskInstrumentor.instrument_app(site.app, **providers)
-        site.nested = request.param == "under the wsgi middleware"
+        site.nested = request.param == "under-wsgi-middleware"
         served = OpenTelemetryMiddleware(site.app, **providers) if site.nested else site.app
         try:
             with serve_wsgi(served) as url:
@@ -141,17 +146,21 @@ def test_a_call_in_a_handler_carries_the_route_template_and_its_feature(site):
 def test_under_the_middleware_the_route_is_on_an_internal_span(site):
     """What the two set-ups really exercise: the route on the server span, or on Flask's
     internal span below the middleware's server span (which has none)."""
-    fetch(f"{site.url}/users/42/summary")
+    fetch(f"{site.url}/users/42/profile")
     flask_span = wait_until(
-        lambda: server_span(site.telemetry, "/users/<int:user_id>/summary"),
+        lambda: server_span(site.telemetry, "/users/<int:user_id>/profile"),
         timeout=10,
         what="the request's span",
     )
     if site.nested:
         assert flask_span.kind is SpanKind.INTERNAL
-        [outer] = [
-            s for s in site.telemetry.spans() if s.context.span_id == flask_span.parent.span_id
-        ]
+        outer = wait_until(  # it ends just after Flask's
+            lambda: next(
+                (s for s in site.telemetry.spans() if s.context == flask_span.parent), None
+            ),
+            timeout=10,
+            what="the middleware's span",
+        )
         assert outer.kind is SpanKind.SERVER
         assert "http.route" not in outer.attributes
     else:
@@ -172,12 +181,7 @@ def test_a_thread_pool_with_bind(site):
 
 def test_a_thread_that_outlives_its_request(site):
     fetch(f"{site.url}/work/thread/42")
-    wait_until(
-        lambda: server_span(site.telemetry, "/work/thread/<int:n>"),
-        timeout=10,
-        what="the request's span to end",
-    )
-    site.released.set()
+    release_after_the_request(site.telemetry, "/work/thread/<int:n>", site.released)
     assert_attributed(site.telemetry, "/work/thread/<int:n>", "work")
 
 
