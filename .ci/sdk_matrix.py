@@ -57,6 +57,7 @@ OLDEST = [
     )),
     Cell("anthropic", "anthropic", "1.0.0", provider_tests("anthropic", "anthropic")),
     Cell("google-genai", "gemini", "1.50.0", provider_tests("google_genai", "google.genai")),
+    Cell("boto3", "bedrock", "1.37.24", provider_tests("bedrock", "boto3")),
 ]  # fmt: skip
 
 

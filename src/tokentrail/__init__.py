@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
     from .instrumentation.anthropic import AnthropicInstrumentor
+    from .instrumentation.bedrock import BedrockInstrumentor
     from .instrumentation.google_genai import GoogleGenAIInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
     from .instrumentation.providers import Provider
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Alert",
     "AnthropicInstrumentor",
+    "BedrockInstrumentor",
     "Budget",
     "BudgetExceededError",
     "BudgetStoreUnavailableError",

@@ -110,6 +110,8 @@ FINISH_REASON_KINDS: Final = {
     # Bedrock Converse (stopReason)
     "guardrail_intervened": FINISH_CONTENT_FILTER,
     "content_filtered": FINISH_CONTENT_FILTER,
+    "malformed_model_output": FINISH_ERROR,
+    "malformed_tool_use": FINISH_ERROR,
 }
 
 TOKEN_INPUT: Final = "input"

@@ -10,6 +10,7 @@ and reads back what reached the fake: the model and the output cap of the last r
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from google.genai import types
 import tokentrail
 from tokentrail import Budget
 from tokentrail.fakes.anthropic import FakeAnthropic
+from tokentrail.fakes.bedrock import FakeBedrock
 from tokentrail.fakes.google_genai import FakeGemini
 from tokentrail.fakes.openai import FakeOpenAI
 
@@ -57,6 +59,17 @@ def gemini_sent(fake: FakeGemini) -> tuple[str, int | None]:
     path, body = fake.requests[-1]
     model = path.rsplit("models/", 1)[1].split(":")[0]
     return model, (body.get("generationConfig") or {}).get("maxOutputTokens")
+
+
+def bedrock_sent(fake: FakeBedrock) -> tuple[str, int | None]:
+    from urllib.parse import unquote
+
+    path, body = fake.requests[-1]
+    model = unquote(path.split("/")[2])
+    for config, cap in (("inferenceConfig", "maxTokens"), ("inferenceConfig", "max_new_tokens")):
+        if cap in (body.get(config) or {}):
+            return model, body[config][cap]
+    return model, body.get("max_tokens", body.get("max_gen_len"))
 
 
 # -- the call shapes ---------------------------------------------------------------------------
@@ -182,9 +195,59 @@ def _gemini(how: str, asynchronous: bool = False):
     return call
 
 
+def _bedrock(operation: str, family: str = "converse"):
+    """boto3 ``bedrock-runtime`` (synchronous only): Converse's ``inferenceConfig.maxTokens``,
+    or the family's own field in an ``InvokeModel`` body (a JSON string)."""
+
+    def call(fake: FakeBedrock, model: str, cap: int | None) -> Any:
+        client = fake.client()
+        if operation.startswith("converse"):
+            kwargs: dict[str, Any] = {"modelId": model, "messages": BEDROCK_MESSAGES}
+            if cap is not None:
+                kwargs["inferenceConfig"] = {"maxTokens": cap}
+            if operation == "converse_stream":
+                return list(client.converse_stream(**kwargs)["stream"])
+            return client.converse(**kwargs)
+        body: dict[str, Any] = {
+            "anthropic": {"anthropic_version": "bedrock-2023-05-31", "messages": MESSAGES,
+                          "max_tokens": cap or 1024},
+            "meta": {"prompt": PROMPT, **({"max_gen_len": cap} if cap else {})},
+            "nova": {"messages": BEDROCK_MESSAGES,
+                     "inferenceConfig": {"max_new_tokens": cap} if cap else {}},
+        }[family]  # fmt: skip
+        kwargs = {"modelId": model, "body": json.dumps(body)}
+        if operation == "invoke_model_stream":
+            return list(client.invoke_model_with_response_stream(**kwargs)["body"])
+        return client.invoke_model(**kwargs)["body"].read()
+
+    return call
+
+
+BEDROCK_MESSAGES = [{"role": "user", "content": [{"text": PROMPT}]}]
 OPENAI = ("openai", "gpt-4o", "gpt-4o-mini", FakeOpenAI, openai_sent)
 ANTHROPIC = ("anthropic", "claude-opus-4-1", "claude-haiku-4-5", FakeAnthropic, anthropic_sent)
 GEMINI = ("gcp.gemini", "gemini-2.5-pro", "gemini-2.5-flash", FakeGemini, gemini_sent)
+CLAUDE_ON_BEDROCK = (
+    "aws.bedrock",
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    FakeBedrock,
+    bedrock_sent,
+)
+LLAMA_ON_BEDROCK = (
+    "aws.bedrock",
+    "meta.llama3-1-70b-instruct-v1:0",
+    "meta.llama3-1-8b-instruct-v1:0",
+    FakeBedrock,
+    bedrock_sent,
+)
+NOVA_ON_BEDROCK = (
+    "aws.bedrock",
+    "amazon.nova-pro-v1:0",
+    "amazon.nova-lite-v1:0",
+    FakeBedrock,
+    bedrock_sent,
+)
 
 
 def _shape(provider: tuple, name: str, call: Callable) -> Shape:
@@ -215,6 +278,12 @@ SHAPES = [
     _shape(GEMINI, "async-stream", _gemini("stream", asynchronous=True)),
     _shape(GEMINI, "chat", _gemini("chat")),
     _shape(GEMINI, "afc", _gemini("afc")),
+    _shape(CLAUDE_ON_BEDROCK, "converse", _bedrock("converse")),
+    _shape(CLAUDE_ON_BEDROCK, "converse-stream", _bedrock("converse_stream")),
+    _shape(CLAUDE_ON_BEDROCK, "invoke-model", _bedrock("invoke_model", "anthropic")),
+    _shape(CLAUDE_ON_BEDROCK, "invoke-model-stream", _bedrock("invoke_model_stream", "anthropic")),
+    _shape(LLAMA_ON_BEDROCK, "invoke-model-llama", _bedrock("invoke_model", "meta")),
+    _shape(NOVA_ON_BEDROCK, "invoke-model-nova", _bedrock("invoke_model", "nova")),
 ]
 
 
@@ -247,6 +316,8 @@ def _first_call_then_act(telemetry, shape: Shape, budget_kwargs: dict, cap: int 
         assert tokentrail.flush(5)
     finally:
         tokentrail.uninstrument()
+        if hasattr(fake, "close"):  # a fake on a loopback server (Bedrock): its record stays
+            fake.close()
     return before, shape.sent(fake), telemetry.spans()[first:], alerts
 
 

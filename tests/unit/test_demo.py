@@ -6,6 +6,9 @@ import subprocess
 
 from tests.demo_process import demo_command
 
+#: the demo's Bedrock features (boto3: Converse, ConverseStream, InvokeModel in two families)
+BEDROCK_FEATURES = {"claims", "claims-chat", "claim-tagging", "fraud-review"}
+
 
 def test_demo_runs_and_reports(tmp_path):
     summary = tmp_path / "summary.json"
@@ -37,6 +40,11 @@ def test_demo_runs_and_reports(tmp_path):
     cached = {line["feature"] for line in claude if line["cached_tokens"] > 0}
     assert cached == {"analyst", "contracts"}  # the prompt-cache reads after the first call
     assert "OverloadedError" in out
+    bedrock = [line for line in data["lines"] if line["feature"] in BEDROCK_FEATURES]
+    assert {line["feature"] for line in bedrock} == BEDROCK_FEATURES
+    assert all(float(line["cost_usd"]) > 0 for line in bedrock)
+    assert {line["feature"] for line in bedrock if line["cached_tokens"] > 0} == {"claims"}
+    assert "ThrottlingException" in out
     assert float(data["total_cost_usd"]) > 0
     assert data["unpriced_models"] == {"acme-support-ft-v2": 1}
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tokentrail.instrumentation.providers import PROVIDERS
+
 INSTRUMENT = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
 EXAMPLE = Path(__file__).parents[2] / "examples" / "zero-code" / "main.py"
 
@@ -27,6 +29,16 @@ client = FakeGemini().client()
 client.models.generate_content(model="gemini-2.5-flash", contents="Hello from zero-code")
 """
 
+BEDROCK_APP = """
+from tokentrail.fakes.bedrock import FakeBedrock
+
+with FakeBedrock() as fake:
+    fake.client().converse(
+        modelId="us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        messages=[{"role": "user", "content": [{"text": "Hello from zero-code"}]}],
+    )
+"""
+
 # entry point, the app, what its span must show
 CASES = {
     "openai": ("tokentrail_openai", None,
@@ -35,6 +47,9 @@ CASES = {
                   ["chat claude-haiku-4-5", '"gen_ai.provider.name": "anthropic"']),
     "google_genai": ("tokentrail_google_genai", GEMINI_APP,
                      ["generate_content gemini-2.5-flash", '"gen_ai.provider.name": "gcp.gemini"']),
+    "bedrock": ("tokentrail_bedrock", BEDROCK_APP,
+                ["chat us.anthropic.claude-haiku-4-5-20251001-v1:0",
+                 '"gen_ai.provider.name": "aws.bedrock"']),
 }  # fmt: skip
 
 
@@ -65,6 +80,10 @@ def _run(tmp_path: Path, provider: str, **env: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def test_every_provider_has_a_case():
+    assert set(CASES) == {p.name for p in PROVIDERS}
 
 
 @pytest.mark.parametrize("provider", list(CASES))

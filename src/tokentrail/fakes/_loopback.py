@@ -8,6 +8,7 @@ as a connection lost mid-stream does.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,9 +39,12 @@ class LoopbackServer:
 
     def __init__(self, app: Callable[[Received], Reply]) -> None:
         self.app = app
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_class(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll: close() (shutdown) waits for it, once per fake
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     @property
@@ -58,6 +62,13 @@ class LoopbackServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that goes away (a stream closed early, a timeout) is no error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:

@@ -106,6 +106,21 @@ PROVIDERS: tuple[Provider, ...] = (
         ),
         docs="docs/google_genai.md",
     ),
+    Provider(
+        "bedrock",
+        "boto3",
+        "boto3",
+        "BedrockInstrumentor",
+        extra="bedrock",
+        others=(
+            "opentelemetry-instrumentation-botocore",
+            "opentelemetry-instrumentation-bedrock",
+            "openinference-instrumentation-bedrock",
+            "openlit",
+            "traceloop-sdk",
+        ),
+        docs="docs/bedrock.md",
+    ),
 )
 
 BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}

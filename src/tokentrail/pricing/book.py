@@ -18,6 +18,10 @@ _VARYING_TTL_S = 60.0
 _MAX_ENTRIES = 4096
 #: the provider of a model priced by an override that names none (it matches any provider)
 ANY_PROVIDER = "*"
+#: providers whose request model is what is billed: Bedrock's model id (or inference
+#: profile, e.g. ``global.anthropic...``) sets the price; its Anthropic answers name the bare
+#: model (``claude-haiku-4-5-20251001``), which would be priced at the regional rate
+_REQUEST_MODEL_FIRST = frozenset({"aws.bedrock"})
 
 
 class PriceBook:
@@ -61,7 +65,10 @@ class PriceBook:
 
     def _resolve(self, key: tuple) -> tuple[object | None, float | None]:
         provider, model, request_model, price_context = key
-        names = list(dict.fromkeys(m for m in (model, request_model) if m))
+        tried = (
+            (request_model, model) if provider in _REQUEST_MODEL_FIRST else (model, request_model)
+        )
+        names = list(dict.fromkeys(m for m in tried if m))
         # an override for either name wins over genai-prices for both: a user who prices
         # "gpt-4o" means the calls that ask for it, whatever snapshot answers
         pricer, varies = self._override(provider, names), False

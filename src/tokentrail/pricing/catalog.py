@@ -74,6 +74,9 @@ def resolve(
 
     snapshot = data_snapshot.get_snapshot()
     provider_id = PROVIDER_IDS.get(provider, provider)
+    if provider_id == "aws" and model.startswith("arn:"):
+        # a Bedrock ARN (foundation model, inference profile) names its model id last
+        model = model.rsplit("/", 1)[-1]
     try:
         found_provider, model_info = snapshot.find_provider_model(model, None, provider_id, None)
     except LookupError:

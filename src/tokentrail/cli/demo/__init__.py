@@ -4,6 +4,7 @@ way a user would instrument their app, with a live progress line and a closing t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import logging
@@ -82,7 +83,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _traffic(latency: float) -> list[Step]:
+def _traffic(latency: float, servers: contextlib.ExitStack) -> list[Step]:
+    """The workload; ``servers`` closes the fakes that run a server (Bedrock's) at the end."""
     from ...fakes.openai import FakeOpenAI
     from . import traffic_openai
 
@@ -97,6 +99,11 @@ def _traffic(latency: float) -> list[Step]:
         from . import traffic_anthropic
 
         steps += traffic_anthropic.steps(FakeAnthropic(latency=latency))
+    if _installed("boto3"):
+        from ...fakes.bedrock import FakeBedrock
+        from . import traffic_bedrock
+
+        steps += traffic_bedrock.steps(servers.enter_context(FakeBedrock(latency=latency)))
     return steps
 
 
@@ -188,7 +195,8 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
         alert_sinks=alerts.sinks(),
         max_request_cost_usd=MAX_REQUEST_COST_USD,
     )
-    steps = _traffic(args.latency)
+    servers = contextlib.ExitStack()
+    steps = _traffic(args.latency, servers)
     runner = Runner(args.seed)
     per_round = sum(step.weight for step in steps)
     progress = Progress(out, None if args.forever else per_round * args.rounds, args.quiet)
@@ -210,6 +218,7 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
         finally:
             progress.finish()
             runner.close()
+            servers.close()
     # every span has ended by now (the ledger sees them as they end): report, then linger
     tokentrail.flush(timeout=5)
     _report(ledger, out)

@@ -30,7 +30,7 @@ from .._base import Operation, Patch, async_wrapper, sync_wrapper
 from .._sdk import given_float, given_int
 from . import extractors as ex
 from .requests import PER_REQUEST_METHODS, Hops, RequestLog, log_of, per_request_wrapper
-from .streams import ChunkAccumulator
+from .streams import ChunkAccumulator, accumulator
 
 MODULE = "google.genai.models"
 _CHUNK = _guard.site("google_genai.stream.chunk", None)
@@ -159,7 +159,7 @@ class GenerateContentStream(GenerateContent):
     def result(self, call: Call, result: Any) -> Any:
         chunks = None
         if type(call.state) is not RequestLog:
-            chunks = ChunkAccumulator(
+            chunks = accumulator(
                 prompt=call.request.prompt,
                 tier=self.tier(call),
                 capture_content=self.capture_content,
