@@ -16,7 +16,7 @@ ROOT = Path(tokentrail.__file__).parent
 LAYERS = [
     {"version", "exceptions", "_guard", "names", "usage"},
     {"config", "_background"},
-    {"pricing", "attribution"},
+    {"pricing", "attribution", "web"},
     {"telemetry"},
     {"alerts"},
     {"budgets"},
