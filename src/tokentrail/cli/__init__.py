@@ -25,6 +25,7 @@ COMMANDS = {
     "demo": ".demo",
     "price": ".price",
     "doctor": ".doctor",
+    "stack": ".stack",
 }
 
 #: exit statuses

@@ -1,0 +1,203 @@
+"""``tokentrail stack`` as a user runs it: ``up`` starts the built Collector, Jaeger,
+Prometheus and Alertmanager wired to each other, ``status`` reports them, and ``down``, Ctrl-C
+or SIGTERM stop every process it started, even after its own ``up`` was killed.
+
+Each test gives the stack a directory and free ports of its own, so it never meets a stack a
+developer runs on the default ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from tests.processes import get_json, http_ok, wait_until
+from tests.stack_cli import (
+    REPO,
+    free_port_args,
+    processes_using,
+    run_stack,
+    stack_command,
+)
+from tokentrail.stack import BINARIES, StackError
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _binaries():
+    try:
+        for binary in BINARIES.values():
+            binary.find(REPO)
+    except StackError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc), pytrace=False)
+        pytest.skip(str(exc))
+
+
+def recorded_pids(directory: Path) -> list[int]:
+    state = json.loads((directory / "state.json").read_text())
+    return [s["pid"] for s in state["services"]]
+
+
+def assert_nothing_left(directory: Path) -> None:
+    assert processes_using(directory) == []
+    assert not (directory / "state.json").exists()
+
+
+def test_up_detached_wires_everything_and_down_stops_it(tmp_path):
+    ports, port_args = free_port_args()
+    up = run_stack("up", tmp_path, "--detach", *port_args)
+    assert up.returncode == 0, up.stderr
+    try:
+        prometheus = f"http://127.0.0.1:{ports.prometheus}"
+        for url in (
+            f"http://127.0.0.1:{ports.otlp_http}",
+            f"http://127.0.0.1:{ports.jaeger_ui}",
+            prometheus,
+            f"http://127.0.0.1:{ports.alertmanager}",
+        ):
+            assert url in up.stdout
+        assert len(recorded_pids(tmp_path)) == 4
+
+        status = run_stack("status", tmp_path)
+        assert status.returncode == 0, status.stdout
+        assert [line.split()[:2] for line in status.stdout.splitlines()] == [
+            ["alertmanager", "healthy"],
+            ["prometheus", "healthy"],
+            ["jaeger", "healthy"],
+            ["collector", "healthy"],
+        ]
+        again = run_stack("up", tmp_path, *port_args)
+        assert again.returncode == 1
+        assert "a stack is already running" in again.stderr
+
+        # the wiring: Prometheus loads tokentrail's rules and alerts to this Alertmanager,
+        # which routes like dashboards/alertmanager/alertmanager.yml
+        rules = get_json(f"{prometheus}/api/v1/rules")["data"]["groups"]
+        assert {g["name"] for g in rules} == {"tokentrail.recording", "tokentrail.alerts"}
+        managers = wait_until(  # discovered on Prometheus's 5 s tick
+            lambda: get_json(f"{prometheus}/api/v1/alertmanagers")["data"]["activeAlertmanagers"],
+            timeout=30,
+            what="Prometheus to find Alertmanager",
+        )
+        assert [m["url"] for m in managers] == [
+            f"http://127.0.0.1:{ports.alertmanager}/api/v2/alerts"
+        ]
+        routing = get_json(f"http://127.0.0.1:{ports.alertmanager}/api/v2/status")
+        assert "tokentrail-pagerduty" in routing["config"]["original"]
+
+        # the demo, pointed at the printed OTLP URL, shows in Jaeger and in Prometheus
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        environ |= {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports.otlp_http}",
+            "OTEL_SERVICE_NAME": "stack-demo",
+        }
+        demo = subprocess.run(
+            [sys.executable, "-m", "tokentrail.cli", "demo", "--rounds", "1", "--quiet",
+             "--latency", "0.005"],
+            env=environ, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert demo.returncode == 0, demo.stderr
+        services = f"http://127.0.0.1:{ports.jaeger_ui}/api/services"
+        wait_until(
+            lambda: "stack-demo" in get_json(services)["data"], timeout=30, what="demo traces"
+        )
+        cost = f"{prometheus}/api/v1/query?query=sum(tokentrail_cost_usd_total)"
+        wait_until(lambda: get_json(cost)["data"]["result"], timeout=30, what="demo cost")
+    finally:
+        down = run_stack("down", tmp_path)
+    assert down.returncode == 0
+    assert down.stdout.startswith("stopped alertmanager (pid ")
+    assert_nothing_left(tmp_path)
+    assert run_stack("status", tmp_path).returncode == 1
+
+
+def start_foreground(directory: Path, *args: str) -> subprocess.Popen[str]:
+    """``tokentrail stack up`` in the foreground (in a session of its own, as a shell would
+    run it in a terminal); returns once it says the stack is up."""
+    process = subprocess.Popen(
+        stack_command("up", directory, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    output = []
+    for line in process.stdout:
+        output.append(line)
+        if line.startswith("Stop it:"):
+            return process
+    process.wait()
+    pytest.fail("".join(output))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_every_server(tmp_path, signum):
+    _, port_args = free_port_args()
+    up = start_foreground(tmp_path, *port_args)
+    pids = recorded_pids(tmp_path)
+    assert all(Path(f"/proc/{pid}").exists() for pid in pids)
+    up.send_signal(signum)
+    assert up.wait(timeout=30) == 0
+    assert up.stdout is not None
+    assert up.stdout.read().splitlines()[-1] == "stopped"
+    assert_nothing_left(tmp_path)
+
+
+def test_down_stops_a_foreground_stack_and_its_up(tmp_path):
+    _, port_args = free_port_args()
+    up = start_foreground(tmp_path, *port_args)
+    down = run_stack("down", tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert up.wait(timeout=30) == 0
+    assert_nothing_left(tmp_path)
+
+
+def test_down_stops_the_servers_of_an_up_that_was_killed(tmp_path):
+    _, port_args = free_port_args()
+    up = start_foreground(tmp_path, *port_args)
+    up.kill()
+    up.wait()
+    assert len(processes_using(tmp_path)) == 4  # orphans, still serving
+    down = run_stack("down", tmp_path)
+    assert down.returncode == 0
+    assert len(down.stdout.split("(pid ")) == 5  # all four named
+    assert_nothing_left(tmp_path)
+
+
+def test_a_port_in_use_is_named_and_nothing_starts(tmp_path):
+    ports, port_args = free_port_args()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports.prometheus))
+        taken.listen()
+        up = run_stack("up", tmp_path, *port_args)
+    assert up.returncode == 1
+    assert up.stderr.splitlines() == [
+        f"tokentrail stack: error: port {ports.prometheus} (prometheus) is in use: stop what "
+        f"listens there, or choose another with --port prometheus=PORT"
+    ]
+    assert_nothing_left(tmp_path)
+
+
+def test_a_server_that_dies_stops_the_stack(tmp_path):
+    ports, port_args = free_port_args()
+    up = start_foreground(tmp_path, *port_args)
+    jaeger = json.loads((tmp_path / "state.json").read_text())["services"][2]
+    assert jaeger["name"] == "jaeger"
+    os.kill(jaeger["pid"], signal.SIGKILL)
+    assert up.wait(timeout=30) == 1
+    assert up.stdout is not None
+    last = up.stdout.read().splitlines()[-1]
+    assert last.startswith("tokentrail stack: error: jaeger exited with status -9")
+    assert_nothing_left(tmp_path)
+    with pytest.raises(urllib.error.URLError, match="Connection refused"):
+        http_ok(f"http://127.0.0.1:{ports.prometheus}/-/ready")
