@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI fragment, run by .ci/run from the repository root before the tests: build the Collector
-# and Jaeger v2 (the e2e tests' trace backend), then validate every shipped Collector config.
+# and Jaeger v2 (the e2e tests' trace backend), unpack the web UI that Debian's Alertmanager
+# lacks (for the local stack), then validate every shipped Collector config.
 # Both builds reuse Go's module and build caches and are skipped when their stamps match; they
 # need only Go (/usr/local/go/bin/go is found without PATH) and the Go module proxy.
 set -euo pipefail
@@ -8,4 +9,5 @@ cd "$(dirname "$0")/.."
 
 collector/build.sh >/dev/null
 collector/install-jaeger.sh >/dev/null
+collector/install-alertmanager-ui.sh >/dev/null
 collector/validate.sh

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import get_json, http_ok, wait_until
+from tests.processes import get_json, http_ok, http_text, wait_until
 from tests.stack_cli import (
     REPO,
     free_port_args,
@@ -118,6 +118,28 @@ def test_up_detached_wires_everything_and_down_stops_it(tmp_path):
     assert down.stdout.startswith("stopped alertmanager (pid ")
     assert_nothing_left(tmp_path)
     assert run_stack("status", tmp_path).returncode == 1
+
+
+def test_the_web_uis_are_served_when_present(tmp_path):
+    """Jaeger serves the jaeger-ui assets given with --jaeger-ui; Debian's Alertmanager, the
+    UI that collector/install-alertmanager-ui.sh unpacked (when it was run)."""
+    ui = tmp_path / "jaeger-ui"
+    ui.mkdir()
+    (ui / "index.html").write_text("<html><body>a jaeger-ui build</body></html>")
+    ports, port_args = free_port_args()
+    up = run_stack("up", tmp_path / "stack", "--detach", "--jaeger-ui", str(ui), *port_args)
+    assert up.returncode == 0, up.stderr
+    try:
+        assert "no web UI" not in up.stdout.split("jaeger")[1].splitlines()[0]
+        page = http_text(f"http://127.0.0.1:{ports.jaeger_ui}/")
+        assert "a jaeger-ui build" in page
+        alertmanager_ui = REPO / "collector" / "_build" / "alertmanager-ui" / "index.html"
+        if alertmanager_ui.exists() or os.environ.get("CI"):  # CI runs the script
+            page = http_text(f"http://127.0.0.1:{ports.alertmanager}/")
+            assert "script.js" in page
+            assert "does not include a web application" not in page
+    finally:
+        assert run_stack("down", tmp_path / "stack").returncode == 0
 
 
 def start_foreground(directory: Path, *args: str) -> subprocess.Popen[str]:

@@ -112,23 +112,18 @@ def _up(args: argparse.Namespace) -> int:
         return _supervise(stack)
 
 
-def _print_guide(state: State, *, detached: bool) -> None:
-    urls = {s.name: s.url for s in state.services}
-    jaeger = urls["jaeger"]
-    if not state.jaeger_ui:
-        jaeger += "   (HTTP API only: this Jaeger build has no web UI, see the README)"
-    print(
-        f"""
-The stack is up:
-  send OTLP here  {state.otlp_http_url} (HTTP), {state.otlp_grpc} (gRPC)
-  Jaeger          {jaeger}
-  Prometheus      {urls["prometheus"]}   (tokentrail's alert rules, alerting to Alertmanager)
-  Alertmanager    {urls["alertmanager"]}
+#: the order the guide lists the servers in: where telemetry goes in first
+_SHOWN = ("collector", "jaeger", "prometheus", "alertmanager")
 
-Try it:  OTEL_EXPORTER_OTLP_ENDPOINT={state.otlp_http_url} tokentrail demo --forever
-Stop it: {"tokentrail stack down" if detached else "Ctrl-C (or tokentrail stack down)"}""",
-        flush=True,
-    )
+
+def _print_guide(state: State, *, detached: bool) -> None:
+    print("\nThe stack is up:")
+    for service in sorted(state.services, key=lambda s: _SHOWN.index(s.name)):
+        note = f"   ({service.note})" if service.note else ""
+        print(f"  {service.name:<13} {service.url}{note}")
+    stop = "tokentrail stack down" if detached else "Ctrl-C (or tokentrail stack down)"
+    print(f"\nTry it:  OTEL_EXPORTER_OTLP_ENDPOINT={state.otlp_http_url} tokentrail demo --forever")
+    print(f"Stop it: {stop}", flush=True)
 
 
 def _supervise(stack: Stack) -> int:

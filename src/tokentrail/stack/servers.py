@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,10 +224,16 @@ def routing_without_integrations(
 
 
 def start_alertmanager(
-    binary: str, address: str, config: Mapping[str, Any], workdir: Path
+    binary: str,
+    address: str,
+    config: Mapping[str, Any],
+    workdir: Path,
+    *,
+    ui_path: Path | None = None,
 ) -> Process:
     """Writes ``alertmanager.yml``, ``alertmanager.log`` and the ``alertmanager/`` data in
-    ``workdir``."""
+    ``workdir``. ``ui_path``: the web UI for a build that serves it from a directory
+    (Debian's; see :func:`takes_ui_path`)."""
     config_path = write_yaml(workdir / "alertmanager.yml", config)
     argv = [
         binary,
@@ -236,7 +243,16 @@ def start_alertmanager(
         "--cluster.listen-address=",  # no gossip port, no 3 s wait for the gossip to settle
         "--log.level=warn",
     ]
+    if ui_path is not None:
+        argv.append(f"--web.ui-path={ui_path}/")
     return Process("alertmanager", argv, workdir / "alertmanager.log")
+
+
+def takes_ui_path(binary: str) -> bool:
+    """Whether this Alertmanager serves its UI from a directory (Debian's build, which ships
+    none: collector/install-alertmanager-ui.sh provides it) rather than built in."""
+    help_text = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10)
+    return "--web.ui-path" in help_text.stdout + help_text.stderr
 
 
 def alertmanager_ready(address: str) -> bool:

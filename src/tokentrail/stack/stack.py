@@ -20,6 +20,10 @@ from .processes import Process, is_running, port_in_use, start_time, stop_record
 from .repository import BINARIES, Repository, StackError
 
 STATE_FILE = "state.json"
+JAEGER_WITHOUT_UI = "HTTP API only: this Jaeger build has no web UI; --jaeger-ui DIR adds one"
+ALERTMANAGER_WITHOUT_UI = (
+    "API only: Debian's package has no web UI; collector/install-alertmanager-ui.sh adds it"
+)
 #: how long each server gets to start serving
 READY_TIMEOUT_S = 30.0
 
@@ -66,6 +70,7 @@ class Service:
     health_url: str
     url: str
     log: str
+    note: str = ""  # shown next to the URL, e.g. what is missing
 
     def running(self) -> bool:
         return is_running(self.pid, self.started)
@@ -86,7 +91,6 @@ class State:
     services: list[Service] = field(default_factory=list)
     otlp_http_url: str = ""
     otlp_grpc: str = ""
-    jaeger_ui: bool = False
 
     def save(self, directory: Path) -> None:
         path = directory / STATE_FILE
@@ -96,14 +100,17 @@ class State:
 
     @classmethod
     def load(cls, directory: Path) -> State | None:
+        """The recorded state (None: nothing recorded). Fields this version does not know are
+        ignored, so that a stack started by another version can still be stopped."""
+        path = directory / STATE_FILE
         try:
-            data: dict[str, Any] = json.loads((directory / STATE_FILE).read_text())
+            data: dict[str, Any] = json.loads(path.read_text())
+            services = [Service(**_known(Service, s)) for s in data.get("services", [])]
+            return cls(**{**_known(cls, data), "services": services})
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            raise StackError(f"{directory / STATE_FILE}: unreadable ({exc})") from None
-        data["services"] = [Service(**s) for s in data.get("services", [])]
-        return cls(**data)
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise StackError(f"{path}: unreadable ({exc}); stop its processes by hand") from None
 
     def running(self) -> list[Service]:
         return [s for s in self.services if s.running()]
@@ -112,8 +119,21 @@ class State:
         return self.supervisor is not None and is_running(self.supervisor, self.supervisor_started)
 
 
-#: a server just started: its process, its readiness check, its health URL and its URL
-_Starting = tuple[Process, Callable[[], bool], str, str]
+@dataclass(frozen=True)
+class _Starting:
+    """A server just started, not yet serving."""
+
+    process: Process
+    ready: Callable[[], bool]
+    health_url: str
+    url: str
+    note: str
+
+
+def _known(kind: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the keys that the dataclass ``kind`` has no field for."""
+    names = {f.name for f in dataclasses.fields(kind)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 class Stack:
@@ -190,9 +210,12 @@ class Stack:
         not yet saved."""
         binaries = binaries or self.preflight()
         self.directory.mkdir(parents=True, exist_ok=True)
-        state = State(None, None, otlp_http_url=self.collector.otlp_http_url)
-        state.otlp_grpc = self.collector.otlp_grpc
-        state.jaeger_ui = self.jaeger_ui is not None
+        state = State(
+            None,
+            None,
+            otlp_http_url=self.collector.otlp_http_url,
+            otlp_grpc=self.collector.otlp_grpc,
+        )
         try:
             for name in self.ORDER:
                 service = self._start(name, binaries[name])
@@ -204,21 +227,43 @@ class Stack:
         return state
 
     def _start(self, name: str, binary: str) -> Service:
-        process, ready, health, url = getattr(self, f"_start_{name}")(binary)
+        starting: _Starting = getattr(self, f"_start_{name}")(binary)
+        process = starting.process
         self._processes.append(process)
         try:
-            wait_until(ready, timeout=READY_TIMEOUT_S, what=f"{name} to serve", process=process)
+            wait_until(
+                starting.ready, timeout=READY_TIMEOUT_S, what=f"{name} to serve", process=process
+            )
         except (RuntimeError, TimeoutError):
             last = process.log_tail(1).strip() or "(nothing logged)"
             raise StackError(f"{name} did not start: {last} (log: {process.log_path})") from None
-        return Service(name, process.pid, process.started, health, url, str(process.log_path))
+        return Service(
+            name,
+            process.pid,
+            process.started,
+            starting.health_url,
+            starting.url,
+            str(process.log_path),
+            starting.note,
+        )
 
     def _start_alertmanager(self, binary: str) -> _Starting:
         routing = yaml.safe_load(self.repo.alertmanager_routing.read_text())
         config = servers.routing_without_integrations(routing, self.alert_webhook)
-        process = servers.start_alertmanager(binary, self.alertmanager, config, self.directory)
+        ui = self.repo.build_dir / "alertmanager-ui"
+        separate_ui = servers.takes_ui_path(binary)
+        ui_path = ui if separate_ui and (ui / "index.html").is_file() else None
+        process = servers.start_alertmanager(
+            binary, self.alertmanager, config, self.directory, ui_path=ui_path
+        )
         url = f"http://{self.alertmanager}"
-        return process, lambda: servers.alertmanager_ready(self.alertmanager), url + "/-/ready", url
+        return _Starting(
+            process,
+            lambda: servers.alertmanager_ready(self.alertmanager),
+            url + "/-/ready",
+            url,
+            ALERTMANAGER_WITHOUT_UI if separate_ui and ui_path is None else "",
+        )
 
     def _start_prometheus(self, binary: str) -> _Starting:
         config = servers.prometheus_config(
@@ -229,14 +274,25 @@ class Stack:
         )
         process = servers.start_prometheus(binary, self.prometheus, config, self.directory)
         url = f"http://{self.prometheus}"
-        return process, lambda: servers.prometheus_ready(self.prometheus), url + "/-/ready", url
+        return _Starting(
+            process,
+            lambda: servers.prometheus_ready(self.prometheus),
+            url + "/-/ready",
+            url,
+            "tokentrail's alert rules, alerting to Alertmanager",
+        )
 
     def _start_jaeger(self, binary: str) -> _Starting:
         process = servers.start_jaeger(
             binary, self.jaeger, self.directory, ui_assets=self.jaeger_ui
         )
-        url = self.jaeger.query_url
-        return process, lambda: servers.jaeger_ready(self.jaeger), url + "/api/services", url
+        return _Starting(
+            process,
+            lambda: servers.jaeger_ready(self.jaeger),
+            self.jaeger.query_url + "/api/services",
+            self.jaeger.query_url,
+            "" if self.jaeger_ui else JAEGER_WITHOUT_UI,
+        )
 
     def _start_collector(self, binary: str) -> _Starting:
         # the privacy switches of collector/otelcol.yaml follow the user's environment
@@ -252,11 +308,12 @@ class Stack:
             self.directory / "collector.log",
             env={"JAEGER_OTLP_ENDPOINT": self.jaeger.otlp_grpc, **privacy},
         )
-        return (
+        return _Starting(
             process,
             lambda: servers.collector_ready(self.collector),
             self.collector.health_url,
             self.collector.otlp_http_url,
+            f"OTLP/HTTP; OTLP/gRPC on {self.collector.otlp_grpc}",
         )
 
     # -- while it runs, and down -----------------------------------------------------------------
