@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from tests.contract.test_collector_configs import MANIFEST, resolved
+from tests.contract.tools import run
 from tests.processes import require_binary
 from tokentrail.stack.servers import prometheus_config, routing_without_integrations
 
@@ -239,3 +240,19 @@ def test_readme_documents_every_image_and_port():
     for name, (image, ports) in documented.items():
         assert image == SERVICES[name]["image"], name
         assert ports == {host for _, host, _ in published(name)}, name
+
+
+def test_prometheus_and_alertmanager_accept_their_configs(tmp_path):
+    """promtool and amtool (Debian's) check the mounted configs; the rule file at its
+    repository path instead of its path in the container."""
+    rules_in_container = mounted_at(
+        "prometheus", REPO / "dashboards" / "prometheus" / "tokentrail-rules.yml"
+    )
+    config = (COMPOSE_DIR / "prometheus.yml").read_text()
+    local = tmp_path / "prometheus.yml"
+    local.write_text(
+        config.replace(rules_in_container, str(REPO / "dashboards/prometheus/tokentrail-rules.yml"))
+    )
+    out = run("promtool", "check", "config", local)
+    assert "SUCCESS: 1 rule files found" in out
+    run("amtool", "check-config", COMPOSE_DIR / "alertmanager.yml")

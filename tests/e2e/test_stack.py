@@ -14,10 +14,13 @@ import socket
 import subprocess
 import sys
 import urllib.error
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.contract.test_collector_configs import read_env_file
 from tests.processes import get_json, http_ok, http_text, wait_until
 from tests.stack_cli import (
     REPO,
@@ -26,12 +29,12 @@ from tests.stack_cli import (
     run_stack,
     stack_command,
 )
-from tokentrail.stack import BINARIES, StackError
+from tokentrail.stack import BINARIES, Ports, StackError
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _binaries():
     try:
         for binary in BINARIES.values():
@@ -52,72 +55,121 @@ def assert_nothing_left(directory: Path) -> None:
     assert not (directory / "state.json").exists()
 
 
-def test_up_detached_wires_everything_and_down_stops_it(tmp_path):
+@dataclass(frozen=True)
+class RunningStack:
+    directory: Path
+    ports: Ports
+    up_output: str
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{getattr(self.ports, name)}"
+
+    def wait_for_service_in_jaeger(self, service: str) -> None:
+        services = f"{self.url('jaeger_ui')}/api/services"
+        wait_until(
+            lambda: service in get_json(services)["data"], timeout=30, what=f"{service} traces"
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, _binaries: None) -> Iterator[RunningStack]:
+    """`tokentrail stack up --detach`, for the module; `down` after it, leaving nothing."""
+    directory = tmp_path_factory.mktemp("stack")
     ports, port_args = free_port_args()
-    up = run_stack("up", tmp_path, "--detach", *port_args)
+    up = run_stack("up", directory, "--detach", *port_args)
     assert up.returncode == 0, up.stderr
     try:
-        prometheus = f"http://127.0.0.1:{ports.prometheus}"
-        for url in (
-            f"http://127.0.0.1:{ports.otlp_http}",
-            f"http://127.0.0.1:{ports.jaeger_ui}",
-            prometheus,
-            f"http://127.0.0.1:{ports.alertmanager}",
-        ):
-            assert url in up.stdout
-        assert len(recorded_pids(tmp_path)) == 4
-
-        status = run_stack("status", tmp_path)
-        assert status.returncode == 0, status.stdout
-        assert [line.split()[:2] for line in status.stdout.splitlines()] == [
-            ["alertmanager", "healthy"],
-            ["prometheus", "healthy"],
-            ["jaeger", "healthy"],
-            ["collector", "healthy"],
-        ]
-        again = run_stack("up", tmp_path, *port_args)
-        assert again.returncode == 1
-        assert "a stack is already running" in again.stderr
-
-        # the wiring: Prometheus loads tokentrail's rules and alerts to this Alertmanager,
-        # which routes like dashboards/alertmanager/alertmanager.yml
-        rules = get_json(f"{prometheus}/api/v1/rules")["data"]["groups"]
-        assert {g["name"] for g in rules} == {"tokentrail.recording", "tokentrail.alerts"}
-        managers = wait_until(  # discovered on Prometheus's 5 s tick
-            lambda: get_json(f"{prometheus}/api/v1/alertmanagers")["data"]["activeAlertmanagers"],
-            timeout=30,
-            what="Prometheus to find Alertmanager",
-        )
-        assert [m["url"] for m in managers] == [
-            f"http://127.0.0.1:{ports.alertmanager}/api/v2/alerts"
-        ]
-        routing = get_json(f"http://127.0.0.1:{ports.alertmanager}/api/v2/status")
-        assert "tokentrail-pagerduty" in routing["config"]["original"]
-
-        # the demo, pointed at the printed OTLP URL, shows in Jaeger and in Prometheus
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-        environ |= {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports.otlp_http}",
-            "OTEL_SERVICE_NAME": "stack-demo",
-        }
-        demo = subprocess.run(
-            [sys.executable, "-m", "tokentrail.cli", "demo", "--rounds", "1", "--quiet",
-             "--latency", "0.005"],
-            env=environ, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert demo.returncode == 0, demo.stderr
-        services = f"http://127.0.0.1:{ports.jaeger_ui}/api/services"
-        wait_until(
-            lambda: "stack-demo" in get_json(services)["data"], timeout=30, what="demo traces"
-        )
-        cost = f"{prometheus}/api/v1/query?query=sum(tokentrail_cost_usd_total)"
-        wait_until(lambda: get_json(cost)["data"]["result"], timeout=30, what="demo cost")
+        yield RunningStack(directory, ports, up.stdout)
     finally:
-        down = run_stack("down", tmp_path)
+        down = run_stack("down", directory)
     assert down.returncode == 0
     assert down.stdout.startswith("stopped alertmanager (pid ")
-    assert_nothing_left(tmp_path)
-    assert run_stack("status", tmp_path).returncode == 1
+    assert_nothing_left(directory)
+    assert run_stack("status", directory).returncode == 1
+
+
+def test_up_prints_the_urls_status_reports_them_healthy(stack):
+    for name in ("otlp_http", "jaeger_ui", "prometheus", "alertmanager"):
+        assert stack.url(name) in stack.up_output
+    assert len(recorded_pids(stack.directory)) == 4
+    status = run_stack("status", stack.directory)
+    assert status.returncode == 0, status.stdout
+    assert [line.split()[:2] for line in status.stdout.splitlines()] == [
+        ["alertmanager", "healthy"],
+        ["prometheus", "healthy"],
+        ["jaeger", "healthy"],
+        ["collector", "healthy"],
+    ]
+    again = run_stack("up", stack.directory, *free_port_args()[1])
+    assert again.returncode == 1
+    assert "a stack is already running" in again.stderr
+
+
+def test_prometheus_loads_the_rules_and_alerts_to_the_stacks_alertmanager(stack):
+    prometheus = stack.url("prometheus")
+    rules = get_json(f"{prometheus}/api/v1/rules")["data"]["groups"]
+    assert {g["name"] for g in rules} == {"tokentrail.recording", "tokentrail.alerts"}
+    managers = wait_until(  # discovered on Prometheus's 5 s tick
+        lambda: get_json(f"{prometheus}/api/v1/alertmanagers")["data"]["activeAlertmanagers"],
+        timeout=30,
+        what="Prometheus to find Alertmanager",
+    )
+    assert [m["url"] for m in managers] == [f"{stack.url('alertmanager')}/api/v2/alerts"]
+    # routed like dashboards/alertmanager/alertmanager.yml
+    routing = get_json(f"{stack.url('alertmanager')}/api/v2/status")
+    assert "tokentrail-pagerduty" in routing["config"]["original"]
+
+
+def app_environment(**settings: str) -> dict[str, str]:
+    """This environment without OTEL_* or TOKENTRAIL_* settings, plus ``settings``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENTRAIL_"))}
+    return {**environ, "OPENAI_API_KEY": "", **settings}
+
+
+def test_the_demo_shows_in_jaeger_and_prometheus(stack):
+    environ = app_environment(
+        OTEL_EXPORTER_OTLP_ENDPOINT=stack.url("otlp_http"), OTEL_SERVICE_NAME="stack-demo"
+    )
+    demo = subprocess.run(
+        [sys.executable, "-m", "tokentrail.cli", "demo", "--rounds", "1", "--quiet",
+         "--latency", "0.005"],
+        env=environ, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    stack.wait_for_service_in_jaeger("stack-demo")
+    cost = f"{stack.url('prometheus')}/api/v1/query?query=sum(tokentrail_cost_usd_total)"
+    wait_until(lambda: get_json(cost)["data"]["result"], timeout=30, what="demo cost")
+
+
+def test_the_manual_example_reaches_the_stack(stack):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "manual" / "main.py")],
+        env=app_environment(OTEL_EXPORTER_OTLP_ENDPOINT=stack.url("otlp_http")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    stack.wait_for_service_in_jaeger("support-api")
+
+
+def test_the_zero_code_example_with_its_env_file_reaches_the_stack(stack):
+    example = REPO / "examples" / "zero-code"
+    settings = read_env_file(example / ".env")
+    settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = stack.url("otlp_http")  # not on the default port
+    instrument = Path(sys.executable).parent / "opentelemetry-instrument"
+    result = subprocess.run(
+        [str(instrument), sys.executable, "main.py"],
+        cwd=example,
+        env=app_environment(**settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    stack.wait_for_service_in_jaeger(settings["OTEL_SERVICE_NAME"])
 
 
 def test_the_web_uis_are_served_when_present(tmp_path):
