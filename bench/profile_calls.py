@@ -1,4 +1,5 @@
-"""Where tokentrail's per-call microseconds go, for the hot-path work (DESIGN §9).
+"""Where tokentrail's per-call microseconds go, for the hot-path work (docs/architecture.md,
+"The hot path").
 
     python bench/profile_calls.py                      # openai chat and chat stream
     python bench/profile_calls.py --cprofile 3000      # plus a cProfile by package

@@ -11,10 +11,11 @@ SDK publishes one release line per Grafana version; this file targets GRAFANA_LI
 line with a versioned schema. Grafana migrates older dashboards forward, so the JSON also loads
 in later versions; deploy/compose runs the same line.
 
-Every query uses the exact Prometheus series tokentrail exports and no otel_scope_* /
-telemetry_sdk_* label, so the dashboards work with whatever exported the data. Trace links
-open Explore on Jaeger (a search of the `service` variable's service) or on Tempo (a TraceQL
-search filtered like the dashboard); each store has its own data source variable.
+Every query uses the exact Prometheus series of the metric contract (src/tokentrail/names.py)
+and no otel_scope_* / telemetry_sdk_* label, so the dashboards work with whatever exported the
+data. Trace links open Explore on Jaeger (a search of the `service` variable's service) or on
+Tempo (a TraceQL search filtered like the dashboard); each store has its own data source
+variable.
 """
 
 from __future__ import annotations

@@ -12,12 +12,8 @@ environment variables.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import os
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -31,7 +27,7 @@ from .exceptions import (
     ConfigurationError,
     TokenTrailError,
 )
-from .pricing import Cost, calc_cost
+from .pricing import Cost
 from .usage import Usage
 from .version import __version__
 
@@ -42,7 +38,8 @@ if TYPE_CHECKING:
     from .instrumentation.anthropic import AnthropicInstrumentor
     from .instrumentation.google_genai import GoogleGenAIInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
-    from .runtime import Runtime
+    from .instrumentation.providers import Provider
+    from .runtime import calc_cost
 
 __all__ = [
     "Alert",
@@ -73,28 +70,6 @@ __all__ = [
 
 logger = logging.getLogger("tokentrail")
 
-#: provider name -> (SDK module, instrumentor "module:Class", entry point name)
-PROVIDERS: dict[str, tuple[str, str, str]] = {
-    "openai": (
-        "openai",
-        "tokentrail.instrumentation.openai:OpenAIInstrumentor",
-        "tokentrail_openai",
-    ),
-    "anthropic": (
-        "anthropic",
-        "tokentrail.instrumentation.anthropic:AnthropicInstrumentor",
-        "tokentrail_anthropic",
-    ),
-    "google_genai": (
-        "google.genai",
-        "tokentrail.instrumentation.google_genai:GoogleGenAIInstrumentor",
-        "tokentrail_google_genai",
-    ),
-}
-
-_lock = threading.Lock()
-_active: tuple[Runtime, list[Any]] | None = None
-
 
 def instrument(
     *,
@@ -115,14 +90,14 @@ def instrument(
     ``TOKENTRAIL_*`` environment variables. A wrong setting raises ``ConfigurationError``
     here; nothing touches the network. Calling it again while instrumented does nothing.
     """
-    global _active
-    from .runtime import Runtime
+    from .runtime import Runtime, state
 
-    with _lock:
-        if _active is not None:
+    current = state()
+    with current.lock:
+        if current.installed is not None:
             logger.debug("tokentrail.instrument(): already instrumented")
             return
-        names = _select(providers)
+        selected = _select(providers)
         runtime = Runtime(
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
@@ -133,10 +108,11 @@ def instrument(
             prices=prices,
             capture_content=capture_content,
         )
+        current.add(runtime)
         instrumentors: list[Any] = []
         try:
-            for name in names:
-                instrumentor = _instrumentor(name, explicit=providers is not None)
+            for provider in selected:
+                instrumentor = _instrumentor(provider, explicit=providers is not None)
                 if instrumentor is None:
                     continue
                 instrumentor.instrument(runtime=runtime)
@@ -147,52 +123,49 @@ def instrument(
                 instrumentor.uninstrument()
             runtime.close()
             raise
-        runtime.activate()
-        _active = (runtime, instrumentors)
+        current.installed = (runtime, instrumentors)
 
 
 def uninstrument() -> None:
     """Undo everything ``instrument()`` did: restore the SDK methods, stop background work."""
-    global _active
-    with _lock:
-        if _active is None:
+    from .runtime import state
+
+    current = state()
+    with current.lock:
+        if current.installed is None:
             return
-        runtime, instrumentors = _active
-        _active = None
+        runtime, instrumentors = current.installed
+        current.installed = None
         for instrumentor in instrumentors:
             instrumentor.uninstrument()
         runtime.close()
 
 
 def flush(timeout: float = 5.0) -> bool:
-    """Wait until tokentrail's background work is done: budget spending written to a remote
-    store and alerts delivered to their sinks. For tests and short scripts that exit right
-    after their last call (``uninstrument()`` also flushes, for at most 2 s). Returns True if
-    everything finished within ``timeout`` seconds."""
-    from . import runtime as runtime_module
+    """Wait until tokentrail's background work is done: streams dropped unfinished reported,
+    budget spending written to a remote store and alerts delivered to their sinks. Returns
+    True if everything finished within ``timeout`` seconds. A process that ends normally does
+    this by itself (within ``TOKENTRAIL_EXIT_TIMEOUT``, 2 s by default)."""
+    from .runtime import state
 
-    with _lock:
-        runtimes = [_active[0]] if _active is not None else []
-    shared = runtime_module._shared
-    if shared is not None:
-        runtimes.append(shared)
-    deadline = time.monotonic() + timeout
-    return all(r.flush(max(0.0, deadline - time.monotonic())) for r in runtimes)
+    return state().flush(timeout)
 
 
-def _select(providers: Iterable[str] | None) -> list[str]:
+def _select(providers: Iterable[str] | None) -> list[Provider]:
+    from .instrumentation.providers import BY_NAME, PROVIDERS
+
     if providers is None:
         return list(PROVIDERS)
     if isinstance(providers, str):
         providers = [providers]
     names = list(dict.fromkeys(providers))
-    unknown = [name for name in names if name not in PROVIDERS]
+    unknown = [name for name in names if name not in BY_NAME]
     if unknown:
         raise ConfigurationError(
             f"instrument(providers=...): unknown provider(s) {unknown}; "
-            f"supported: {', '.join(PROVIDERS)}"
+            f"supported: {', '.join(BY_NAME)}"
         )
-    return names
+    return [BY_NAME[name] for name in names]
 
 
 def _disabled_entry_points() -> set[str]:
@@ -200,47 +173,38 @@ def _disabled_entry_points() -> set[str]:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-def _instrumentor(name: str, *, explicit: bool) -> Any:
-    sdk_module, target, entry_point = PROVIDERS[name]
-    if entry_point in _disabled_entry_points():
-        logger.info("tokentrail: %s disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", name)
+def _instrumentor(provider: Provider, *, explicit: bool) -> Any:
+    if provider.entry_point in _disabled_entry_points():
+        logger.info(
+            "tokentrail: %s disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", provider.name
+        )
         return None
-    if importlib.util.find_spec(sdk_module.split(".")[0]) is None or (
-        "." in sdk_module and _find_submodule(sdk_module) is None
-    ):
+    if not provider.installed():
         if explicit:
             logger.warning(
-                "tokentrail: provider %r requested but %s is not installed", name, sdk_module
+                "tokentrail: provider %r requested but %s is not installed",
+                provider.name,
+                provider.module,
             )
         return None
-    module, cls = target.split(":")
-    instrumentor = getattr(importlib.import_module(module), cls)()
+    instrumentor = provider.instrumentor()()
     if instrumentor.is_instrumented_by_opentelemetry:
         # instrumented on its own already (e.g. by opentelemetry-instrument): once is enough
-        logger.info("tokentrail: %s is already instrumented", name)
+        logger.info("tokentrail: %s is already instrumented", provider.name)
         return None
     return instrumentor
 
 
-def _find_submodule(name: str) -> Any:
-    try:
-        return importlib.util.find_spec(name)
-    except ModuleNotFoundError:
-        return None
-
-
 def __getattr__(name: str) -> Any:
-    # The instrumentor classes import lazily, so that `import tokentrail` stays cheap.
-    if name == "OpenAIInstrumentor":
-        from .instrumentation.openai import OpenAIInstrumentor
+    # The instrumentor classes and calc_cost (which needs the runtime) import lazily, so that
+    # `import tokentrail` stays cheap.
+    if name == "calc_cost":
+        from .runtime import calc_cost
 
-        return OpenAIInstrumentor
-    if name == "AnthropicInstrumentor":
-        from .instrumentation.anthropic import AnthropicInstrumentor
+        return calc_cost
+    from .instrumentation.providers import PROVIDERS
 
-        return AnthropicInstrumentor
-    if name == "GoogleGenAIInstrumentor":
-        from .instrumentation.google_genai import GoogleGenAIInstrumentor
-
-        return GoogleGenAIInstrumentor
+    for provider in PROVIDERS:
+        if provider.instrumentor_class == name:
+            return provider.instrumentor()
     raise AttributeError(f"module 'tokentrail' has no attribute {name!r}")

@@ -13,9 +13,9 @@ import threading
 import time
 from typing import Any
 
-logger = logging.getLogger("tokentrail")
+from . import _guard
 
-__all__ = ["BackgroundQueue"]
+logger = logging.getLogger("tokentrail")
 
 
 class BackgroundQueue:
@@ -75,3 +75,41 @@ class BackgroundQueue:
             self.queue.put_nowait(stop_item)
         except queue.Full:
             pass
+
+
+class _Deferred(BackgroundQueue):
+    """Work that must not run where it was asked for: ending a call from a finaliser
+    (``__del__``, a garbage-collected generator) runs tokentrail code that takes locks and may
+    export a span; on the caller's thread, in the middle of whatever the garbage collector
+    interrupted, that could deadlock or swallow a Ctrl-C. It runs here instead, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            size=100_000,
+            thread_name="tokentrail-finaliser",
+            full_message="100000 dropped streams are waiting to be reported; more are lost",
+        )
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            try:
+                function, args = item
+                function(*args)
+            except Exception as exc:
+                _guard.report(_DEFERRED_SITE, exc)
+            finally:
+                self.queue.task_done()
+
+
+_DEFERRED_SITE = _guard.site("deferred", None)
+deferred = _Deferred()
+
+
+def defer(function: Any, *args: Any) -> None:
+    """Run ``function(*args)`` soon on the finaliser thread; never blocks, never raises (at
+    interpreter shutdown, when no thread can start, the work is dropped with the process)."""
+    try:
+        deferred.put((function, args))
+    except Exception:  # RuntimeError: can't create new thread at interpreter shutdown
+        pass

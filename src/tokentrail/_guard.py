@@ -1,8 +1,14 @@
 """Zone 2 of the error policy: our own code around an SDK call must never break the app.
 
-Every internal step reports its failure here. The first failure of each site is logged at
-WARNING with its traceback, later ones at DEBUG; each is counted. With ``TOKENTRAIL_STRICT=1``
-(the test suite sets it) the error is re-raised instead, so that bugs fail CI.
+Every internal step reports its failure here, under the name of its *site*. The first failure
+of each site is logged at WARNING with its traceback, later ones at DEBUG; each is counted
+(``tokentrail.internal.errors``). With ``TOKENTRAIL_STRICT=1`` (the test suite sets it) the
+error is re-raised instead, so that bugs fail CI.
+
+Sites are declared where they are guarded, with ``site(name, target)``: ``target`` names the
+code that runs inside the guard (``"module:Qualified.name"``), so that the fault-injection
+test can make exactly that code fail, at every site this registry knows, and check that the
+application sees nothing of it (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -18,6 +24,21 @@ _lock = threading.Lock()
 _reported: set[str] = set()
 #: internal errors per site since start; exported as the ``tokentrail.internal.errors`` counter
 error_counts: Counter[str] = Counter()
+#: every declared site -> the code it guards (``"module:qualname"``), or None when the site
+#: guards something no test can make fail on its own (a callback list, an import hook)
+SITES: dict[str, str | None] = {}
+
+
+def site(name: str, target: str | None) -> str:
+    """Declare a guarded site (at import time, where it is guarded); returns ``name``."""
+    SITES[name] = target
+    return name
+
+
+def counts() -> dict[str, int]:
+    """A copy of ``error_counts`` (safe to iterate while calls go on)."""
+    with _lock:
+        return dict(error_counts)
 
 
 def _env_strict() -> bool:

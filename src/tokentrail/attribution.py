@@ -38,9 +38,7 @@ from typing import Any, TypeVar
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
 
-from .telemetry import semconv as sc
-
-__all__ = ["Attribution", "attribute", "bind", "configure_baggage", "current", "hash_user_id"]
+from . import names as sc
 
 F = TypeVar("F", bound=Callable[..., Any])
 

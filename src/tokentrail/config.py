@@ -15,8 +15,6 @@ from typing import Any
 
 from .exceptions import ConfigurationError
 
-__all__ = ["env_baggage", "env_bool", "env_decimal", "env_str", "read_config_file"]
-
 ENV_CAPTURE_CONTENT = "TOKENTRAIL_CAPTURE_CONTENT"
 ENV_MAX_REQUEST_COST = "TOKENTRAIL_MAX_REQUEST_COST_USD"
 ENV_PRICES_FILE = "TOKENTRAIL_PRICES_FILE"
@@ -35,6 +33,8 @@ ENV_BAGGAGE = "TOKENTRAIL_ATTRIBUTION_BAGGAGE"
 ENV_ATTRIBUTION_HASH_KEY = "TOKENTRAIL_ATTRIBUTION_HASH_KEY"
 #: hosts (comma separated, ``*`` for any) that accept ``stream_options.include_usage``
 ENV_STREAM_USAGE_HOSTS = "TOKENTRAIL_STREAM_USAGE_HOSTS"
+#: seconds the process may spend at exit writing budget spending and delivering alerts
+ENV_EXIT_TIMEOUT = "TOKENTRAIL_EXIT_TIMEOUT"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -62,6 +62,20 @@ def env_decimal(name: str, environ: Mapping[str, str] | None = None) -> Decimal 
     if raw is None:
         return None
     return to_usd(raw, name)
+
+
+def env_seconds(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+    """A duration in seconds (>= 0) from the environment, ``default`` when unset."""
+    raw = env_str(name, environ)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r}: expected a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise ConfigurationError(f"{name}={raw!r}: expected a number of seconds >= 0")
+    return value
 
 
 _BAGGAGE_MODES = {

@@ -6,13 +6,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
 
-__all__ = [
-    "BudgetExceededError",
-    "BudgetStoreUnavailableError",
-    "ConfigurationError",
-    "TokenTrailError",
-]
-
 
 class TokenTrailError(Exception):
     """Base of every error tokentrail raises on purpose."""

@@ -1,36 +1,49 @@
-"""Everything one ``instrument()`` sets up and the patched methods share: the price book, the
-emitter, budgets and alert delivery.
+"""Everything one ``instrument()`` sets up and the patched methods share (``Runtime``: the
+price book, the emitter, budgets and alert delivery), and the one object that knows which
+runtimes this process has (``state()``).
 
 ``tokentrail.instrument()`` builds one ``Runtime`` from its arguments (falling back to the
 ``TOKENTRAIL_*`` environment) and hands it to each instrumentor. Zero-code use
 (``opentelemetry-instrument``) calls each instrumentor without arguments; they then share one
-runtime configured from the environment and the global OTel providers.
+runtime configured from the environment and the global OTel providers. An instrumentor given
+its own options (``OpenAIInstrumentor().instrument(tracer_provider=...)``) owns a runtime.
+
+At interpreter exit, every open runtime writes what it still has queued — budget spending
+bound for Redis, alerts bound for their sinks — within ``TOKENTRAIL_EXIT_TIMEOUT`` seconds (2
+by default), so a short-lived process that never calls ``flush()`` loses nothing; what cannot
+be written in time is logged with its amount.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from opentelemetry import metrics, trace
 
-from . import attribution, config, pricing
+from . import _background, _guard, attribution, config
 from .alerts import build_sinks
 from .alerts.delivery import AlertDispatcher
+from .attribution import Attribution
+from .budgets.admission import Admission
 from .budgets.models import load_budgets
 from .budgets.stores.memory import MemoryBudgetStore
 from .budgets.tracker import BudgetTracker
 from .config import to_usd
 from .exceptions import ConfigurationError
-from .pricing import PriceBook
+from .pricing import Cost, PriceBook
 from .pricing.overrides import load_overrides
-from .telemetry.emitter import Call, Emitter
+from .telemetry.emitter import Emitter
 from .telemetry.instruments import create_alerts_counter
+from .telemetry.records import Request
+from .usage import Usage
 
-__all__ = ["Runtime"]
+logger = logging.getLogger("tokentrail")
 
 #: ``instrument()`` keywords that configure a runtime
 RUNTIME_OPTIONS = (
@@ -44,6 +57,11 @@ RUNTIME_OPTIONS = (
     "capture_content",
     "stream_usage_hosts",
 )
+
+_ADMIT = _guard.site("admit", "tokentrail.budgets.tracker:BudgetTracker.admit")
+
+#: how long ``close()`` waits for pending budget writes and alert deliveries
+CLOSE_TIMEOUT_S = 2.0
 
 
 class Runtime:
@@ -100,7 +118,7 @@ class Runtime:
         #: budgets and alerts; None when neither budgets nor max_request_cost_usd is set
         self.tracker: BudgetTracker | None = None
         self.alerts: AlertDispatcher | None = None
-        self._admit = None
+        self._admits = False
         if store is not None:
             self.alerts = AlertDispatcher(sinks, create_alerts_counter(self.emitter.meter))
             self.tracker = BudgetTracker(
@@ -112,19 +130,23 @@ class Runtime:
                 max_request_cost_usd=self.max_request_cost_usd,
             )
             self.emitter.listeners.append(self.tracker.on_call_end)
-            if self.tracker.blocking_plans:
-                self._admit = self.tracker.admit
+            self._admits = bool(self.tracker.blocking_plans)
         #: attribution baggage configured from the environment (undone by close())
         self._baggage = baggage
         if baggage is not None:
             attribution.configure_baggage(send=baggage[0], receive=baggage[1], hash_key=hash_key)
         self._closed = False
 
-    def admit(self, call: Call) -> None:
-        """The pre-flight check before a call is sent: blocking budgets reserve its worst
-        case here or raise ``BudgetExceededError`` (a ``TokenTrailError``)."""
-        if self._admit is not None:
-            self._admit(call)
+    def admit(self, request: Request, attribution: Attribution) -> Admission | None:
+        """The pre-flight check before a call is sent: what its blocking budgets decide
+        (a reservation, or the refusal to raise). None when no budget has a say."""
+        if not self._admits:
+            return None
+        try:
+            return self.tracker.admit(request, attribution)  # type: ignore[union-attr]
+        except Exception as exc:
+            _guard.report(_ADMIT, exc)
+            return None
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait (at most ``timeout`` seconds) for background work: budget writes to a remote
@@ -135,33 +157,26 @@ class Runtime:
             done = self.alerts.flush(max(0.0, deadline - time.monotonic())) and done
         return done
 
-    def activate(self) -> None:
-        """Make this runtime's prices the ones ``calc_cost()`` uses."""
-        pricing.set_active_book(self.price_book)
-
     @property
     def closed(self) -> bool:
         """Closed by ``uninstrument()``: wrappers that outlive it no longer report here."""
         return self._closed
 
-    def close(self) -> None:
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Write what is queued (at most ``timeout`` seconds), stop the background threads,
+        and forget this runtime."""
         if self._closed:
             return
         self._closed = True
         if self.tracker is not None:
             # pending budget writes first (they may fire alerts), then pending alerts
-            deadline = time.monotonic() + _CLOSE_TIMEOUT_S
+            deadline = time.monotonic() + timeout
             self.tracker.close(deadline)
             self.alerts.close(max(0.0, deadline - time.monotonic()))  # type: ignore[union-attr]
             self.emitter.listeners.remove(self.tracker.on_call_end)
         if self._baggage is not None:
             attribution.configure_baggage()
-        if pricing._active_book is self.price_book:
-            pricing.set_active_book(None)
-
-
-#: how long ``close()`` waits for pending budget writes and alert deliveries
-_CLOSE_TIMEOUT_S = 2.0
+        _STATE.remove(self)
 
 
 def _budget_store(store: Any) -> Any:
@@ -182,28 +197,119 @@ def _budget_store(store: Any) -> Any:
     return RedisBudgetStore(url, fail_open=fail_open)
 
 
-_shared: Runtime | None = None
-_shared_users = 0
-_shared_lock = threading.Lock()
+class State:
+    """What this process has set up: the runtime ``tokentrail.instrument()`` installed (with
+    its instrumentors), the one zero-code instrumentors share, and every open runtime (the
+    newest one's prices are what ``calc_cost`` uses). One object, reached through
+    ``state()``; its lock serialises instrumenting and uninstrumenting."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        #: (runtime, instrumentors) of ``tokentrail.instrument()``
+        self.installed: tuple[Runtime, list[Any]] | None = None
+        self._shared: Runtime | None = None
+        self._shared_users = 0
+        self._runtimes: list[Runtime] = []
+        self._default_book: tuple[str | None, PriceBook] | None = None
+        self._exit_hook = False
+
+    # -- runtimes ----------------------------------------------------------------------------
+
+    def add(self, runtime: Runtime) -> None:
+        """``runtime`` is in use: its prices are now the ones ``calc_cost`` uses, and it is
+        flushed at exit."""
+        with self.lock:
+            self._runtimes.append(runtime)
+            if not self._exit_hook:
+                self._exit_hook = True
+                atexit.register(self.at_exit)
+
+    def remove(self, runtime: Runtime) -> None:
+        with self.lock:
+            if runtime in self._runtimes:
+                self._runtimes.remove(runtime)
+
+    def runtimes(self) -> list[Runtime]:
+        with self.lock:
+            return list(self._runtimes)
+
+    def acquire_shared(self) -> Runtime:
+        """The runtime that instrumentors configured only by the environment share."""
+        with self.lock:
+            if self._shared is None:
+                self._shared = Runtime()
+                self.add(self._shared)
+            self._shared_users += 1
+            return self._shared
+
+    def release_shared(self, runtime: Runtime) -> None:
+        with self.lock:
+            if runtime is not self._shared:
+                return
+            self._shared_users -= 1
+            if self._shared_users <= 0:
+                shared, self._shared, self._shared_users = self._shared, None, 0
+                shared.close()
+
+    # -- prices ------------------------------------------------------------------------------
+
+    @property
+    def price_book(self) -> PriceBook:
+        """The newest open runtime's prices, else the ones ``TOKENTRAIL_PRICES_FILE`` gives."""
+        with self.lock:
+            if self._runtimes:
+                return self._runtimes[-1].price_book
+            path = config.env_str(config.ENV_PRICES_FILE)
+            if self._default_book is None or self._default_book[0] != path:
+                self._default_book = (path, PriceBook(load_overrides(path)))
+            return self._default_book[1]
+
+    # -- background work ---------------------------------------------------------------------
+
+    def flush(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until the calls dropped unfinished are reported
+        and every runtime has written its budget spending and delivered its alerts."""
+        deadline = time.monotonic() + timeout
+        done = _background.deferred.wait_idle(deadline)
+        for runtime in self.runtimes():
+            done = runtime.flush(max(0.0, deadline - time.monotonic())) and done
+        return done
+
+    def at_exit(self) -> None:
+        """Registered with ``atexit`` when the first runtime is added: write what is queued,
+        within the exit timeout, and log what could not be written."""
+        try:
+            timeout = config.env_seconds(config.ENV_EXIT_TIMEOUT, CLOSE_TIMEOUT_S)
+        except ConfigurationError:
+            timeout = CLOSE_TIMEOUT_S
+        deadline = time.monotonic() + timeout
+        if not _background.deferred.wait_idle(deadline):
+            logger.warning("tokentrail: calls dropped unfinished were not all reported at exit")
+        for runtime in reversed(self.runtimes()):
+            runtime.close(max(0.0, deadline - time.monotonic()))
 
 
-def acquire_shared() -> Runtime:
-    """The runtime that instrumentors configured only by the environment share."""
-    global _shared, _shared_users
-    with _shared_lock:
-        if _shared is None:
-            _shared = Runtime()
-            _shared.activate()
-        _shared_users += 1
-        return _shared
+_STATE = State()
 
 
-def release_shared(runtime: Runtime) -> None:
-    global _shared, _shared_users
-    with _shared_lock:
-        if runtime is not _shared:
-            return
-        _shared_users -= 1
-        if _shared_users <= 0:
-            _shared.close()
-            _shared, _shared_users = None, 0
+def state() -> State:
+    """The process's instrumentation state (the only accessor; see ``State``)."""
+    return _STATE
+
+
+def calc_cost(
+    usage: Usage,
+    model: str,
+    provider: str,
+    *,
+    price_context: Mapping[str, str] | None = None,
+) -> Cost:
+    """Price one ``Usage`` of ``model`` at ``provider``.
+
+    ``provider`` is a ``gen_ai.provider.name`` (``"openai"``, ``"anthropic"``, ``"gcp.gemini"``
+    ...) or a genai-prices provider id. ``price_context`` selects price variants such as
+    ``{"service_tier": "priority"}``. The overrides of the running ``instrument()`` (or of
+    ``TOKENTRAIL_PRICES_FILE``) apply. An unknown model gives ``Cost(None, "unpriced")``.
+    """
+    context = tuple(sorted(price_context.items())) if price_context else ()
+    return _STATE.price_book.cost(usage, provider, model, price_context=context)

@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Usage", "estimate_tokens", "estimated_usage"]
-
 
 @dataclass(frozen=True, slots=True)
 class Usage:

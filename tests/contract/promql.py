@@ -26,7 +26,8 @@ RULES = REPO / "dashboards" / "prometheus" / "tokentrail-rules.yml"
 RULES_TEST = REPO / "dashboards" / "prometheus" / "tokentrail-rules.test.yml"
 DASHBOARDS = sorted((REPO / "dashboards" / "grafana").glob("*.json"))
 
-# DESIGN.md §3 as Prometheus sees it (opentelemetry-exporter-prometheus, Collector exporters).
+# src/tokentrail/names.py as Prometheus sees it (opentelemetry-exporter-prometheus, Collector
+# exporters).
 HISTOGRAMS = (
     "gen_ai_client_token_usage",
     "gen_ai_client_operation_duration_seconds",

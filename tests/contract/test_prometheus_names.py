@@ -1,5 +1,5 @@
-"""The Prometheus series that dashboards and alert rules query (DESIGN §3) are exactly what the
-instrumented demo exposes on /metrics through opentelemetry-exporter-prometheus."""
+"""The Prometheus series that dashboards and alert rules query (docs/reference.md) are exactly
+what the instrumented demo exposes on /metrics through opentelemetry-exporter-prometheus."""
 
 import re
 
@@ -7,7 +7,7 @@ import pytest
 
 from tests.demo_process import scrape, serving_demo
 
-DESIGN_SERIES = {
+CONTRACT_SERIES = {
     "gen_ai_client_token_usage_bucket",
     "gen_ai_client_token_usage_sum",
     "gen_ai_client_token_usage_count",
@@ -41,9 +41,9 @@ def _series(text):
             yield match.group(1), labels, float(match.group(3))
 
 
-def test_every_design_series_is_exposed(exposition):
+def test_every_contract_series_is_exposed(exposition):
     names = {name for name, _, _ in _series(exposition[0])}
-    assert names >= DESIGN_SERIES, sorted(DESIGN_SERIES - names)
+    assert names >= CONTRACT_SERIES, sorted(CONTRACT_SERIES - names)
 
 
 def test_metric_labels_stay_on_the_allow_list(exposition):
@@ -52,7 +52,10 @@ def test_metric_labels_stay_on_the_allow_list(exposition):
            "instance", "gen_ai_token_type", "error_type", "tokentrail_cost_status"}  # fmt: skip
     for name, labels, _ in _series(exposition[0]):
         if name.startswith(("gen_ai_", "tokentrail_tokens", "tokentrail_cost", "tokentrail_req")):
-            assert set(labels) <= COMMON_LABELS | own, (name, labels)
+            allowed = COMMON_LABELS | own
+            if name == "tokentrail_requests_total":
+                allowed = allowed | {"tokentrail_finish_reason"}
+            assert set(labels) <= allowed, (name, labels)
             assert "user_id" not in labels
 
 
@@ -64,8 +67,22 @@ def test_token_types_and_cost_statuses(exposition):
     assert {"input", "output", "cache_read", "reasoning"} <= token_types
     requests = [labels for n, labels, _ in series if n == "tokentrail_requests_total"]
     assert {"priced", "unpriced"} <= {labels["tokentrail_cost_status"] for labels in requests}
-    errors = [labels for labels in requests if "error_type" in labels]
+    # the exporter gives every series of a metric the same labels, an absent one as ""
+    errors = [labels for labels in requests if labels.get("error_type")]
     assert errors, "the demo's failing call is counted with its error.type"
+
+
+def test_finish_reasons_are_the_closed_set(exposition):
+    """Every request carries one of six finish reasons, the same for every provider; the
+    demo's calls stop, call tools, hit the token limit and fail."""
+    requests = [
+        labels for n, labels, _ in _series(exposition[0]) if n == "tokentrail_requests_total"
+    ]
+    reasons = {labels["tokentrail_finish_reason"] for labels in requests}
+    assert reasons <= {"stop", "length", "tool_calls", "content_filter", "error", "other"}
+    assert {"stop", "error"} <= reasons
+    for labels in requests:
+        assert (labels["tokentrail_finish_reason"] == "error") == bool(labels.get("error_type"))
 
 
 def test_exported_cost_equals_the_spans_total(exposition):

@@ -1,7 +1,7 @@
 """The shipped Collector config, live: OTLP in, the privacy stage, traces into Jaeger, metrics
-into Prometheus under the names that DESIGN.md section 3 lists, and an alert on the cost
-counter through Alertmanager to a webhook. Also the grafana-stack example (OTLP to a trace
-backend, remote write to Prometheus), which must produce the same series names.
+into Prometheus under the names of the metric contract (src/tokentrail/names.py), and an alert
+on the cost counter through Alertmanager to a webhook. Also the grafana-stack example (OTLP to
+a trace backend, remote write to Prometheus), which must produce the same series names.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def send_chat_calls(collector: Collector, service: str, costs: Sequence[float]) 
 
 
 def assert_design_series(prometheus: Prometheus, job: str, costs: Sequence[float]) -> None:
-    """Prometheus holds the DESIGN.md series for ``job``, they add up, and carry no user_id."""
+    """Prometheus holds the contract's series for ``job``, they add up, and carry no user_id."""
     prometheus.wait_for_value(f'sum(tokentrail_cost_usd_total{{job="{job}"}})', sum(costs))
     for name in (
         "gen_ai_client_token_usage_bucket",

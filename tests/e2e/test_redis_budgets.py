@@ -24,8 +24,9 @@ from tokentrail import (
     attribute,
 )
 from tokentrail.budgets.models import parse_window
+from tokentrail.budgets.money import to_nanos_ceil, to_usd
 from tokentrail.budgets.stores import EXCEEDED, Charge
-from tokentrail.budgets.tracker import DEFAULT_MAX_OUTPUT_TOKENS, to_micros, to_usd
+from tokentrail.budgets.tracker import DEFAULT_MAX_OUTPUT_TOKENS
 from tokentrail.fakes.openai import FakeOpenAI
 from tokentrail.testing import capture
 from tokentrail.usage import Usage, estimate_tokens
@@ -41,7 +42,7 @@ def reservation(max_tokens: int | None) -> Decimal:
         input_tokens=estimate_tokens(MESSAGES),
         output_tokens=max_tokens or DEFAULT_MAX_OUTPUT_TOKENS,
     )
-    return to_usd(to_micros(tokentrail.calc_cost(usage, MODEL, "openai").amount_usd))
+    return to_usd(to_nanos_ceil(tokentrail.calc_cost(usage, MODEL, "openai").amount_usd))
 
 
 def chat(client, **kwargs):
@@ -119,7 +120,7 @@ def test_the_environment_selects_redis(redis_server, monkeypatch):
     with capture(budgets=[Budget("env-redis", 1, "day", action="block")]):
         chat(FakeOpenAI().client(), max_tokens=50)
         assert tokentrail.flush(timeout=5)
-    assert redis_server.client().keys("{tokentrail}:s:env-redis:*")
+    assert redis_server.client().keys("{tokentrail}:n:env-redis:*")
 
 
 class Monitor:
@@ -304,4 +305,14 @@ class TestRedisDies:
             assert tokentrail.flush(timeout=5)
             costs = [s.attributes["gen_ai.usage.cost"] for s in telemetry.spans()]
         spent = store.read([("watch:-", parse_window("day", "w").span(time.time()))])[0][0]
-        assert spent == to_micros(Decimal(str(costs[1])))
+        assert to_usd(spent) == Decimal(str(costs[1]))
+
+
+def test_a_hundred_thousand_cheap_calls_add_up_to_the_nano_dollar(redis_server):
+    """The Redis store, its Lua scripts and the gauges keep nano-dollars exact too."""
+    from tests.budget_precision import CALLS, spend_cheaply
+
+    store = RedisBudgetStore(redis_server.url)
+    total, gauge, priced = spend_cheaply(store, lambda runtime: runtime.flush(60))
+    assert priced == CALLS
+    assert abs(Decimal(repr(gauge)) - total) <= Decimal("1e-9"), (gauge, total)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import operator
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -110,6 +111,15 @@ def _collections_skip_what_is_loaded() -> Iterator[None]:
     gc.freeze()
     yield
     gc.unfreeze()
+
+
+def collected() -> None:
+    """Collect garbage, then wait until the calls of the streams it dropped are reported
+    (that happens on tokentrail's finaliser thread, not inside the collector)."""
+    from tokentrail import _background
+
+    gc.collect()
+    assert _background.deferred.wait_idle(time.monotonic() + 10), "finaliser thread stuck"
 
 
 def record_raised(monkeypatch: pytest.MonkeyPatch, cls: type, asynchronous: bool) -> list:

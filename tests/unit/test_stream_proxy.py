@@ -1,20 +1,24 @@
-"""``StreamProxy`` / ``AsyncStreamProxy`` and ``watch_sync`` / ``watch_async`` against tiny
-fake streams: whatever path a stream takes, its call ends exactly once (one span, one
-``response()`` of the accumulator), with the right outcome."""
+"""``StreamProxy`` / ``AsyncStreamProxy`` against tiny fake streams and generators: whatever
+path a stream takes, its call ends exactly once (one span, one ``response()`` of the
+accumulator), with the right outcome; a dropped stream is reported on the finaliser thread,
+never inside the garbage collector on the caller's thread."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import threading
+import time
 
 import pytest
 from opentelemetry.trace import StatusCode
 
+from tokentrail import _background
 from tokentrail.attribution import EMPTY
 from tokentrail.pricing import PriceBook
 from tokentrail.telemetry.emitter import Emitter
 from tokentrail.telemetry.records import Request, Response
-from tokentrail.telemetry.stream import AsyncStreamProxy, StreamProxy, watch_async, watch_sync
+from tokentrail.telemetry.stream import AsyncStreamProxy, CallStream, StreamProxy
 from tokentrail.usage import Usage
 
 
@@ -114,6 +118,17 @@ def start(emitter):
     return start_call
 
 
+def collected() -> None:
+    """Collect garbage and wait for what the finalisers handed to the finaliser thread."""
+    gc.collect()
+    assert _background.deferred.wait_idle(time.monotonic() + 5)
+
+
+def proxy(stream, call, accumulator, **kwargs):
+    cls = AsyncStreamProxy if hasattr(stream, "__anext__") else StreamProxy
+    return cls(stream, CallStream(call, accumulator), **kwargs)
+
+
 def ended_once(telemetry, accumulator, error=None):
     span = telemetry.span()
     assert accumulator.responses == 1
@@ -134,7 +149,7 @@ ITEMS = ["a", "b", "hidden", "c"]
 
 def test_sync_drained(telemetry, start):
     call, accumulator = start()
-    stream = StreamProxy(FakeStream(ITEMS), call, accumulator)
+    stream = proxy(FakeStream(ITEMS), call, accumulator)
 
     assert list(stream) == ["a", "b", "c"]
     span = ended_once(telemetry, accumulator)
@@ -144,14 +159,14 @@ def test_sync_drained(telemetry, start):
     with stream:
         pass
     del stream
-    gc.collect()
+    collected()
     ended_once(telemetry, accumulator)
 
 
 def test_sync_proxy_is_transparent(start):
     call, accumulator = start()
     inner = FakeStream(ITEMS)
-    stream = StreamProxy(inner, call, accumulator)
+    stream = proxy(inner, call, accumulator)
 
     assert isinstance(stream, FakeStream)
     assert stream.response == "http-response"
@@ -163,13 +178,13 @@ def test_sync_proxy_is_transparent(start):
 
 def test_sync_abandoned_then_collected(telemetry, start):
     call, accumulator = start()
-    stream = StreamProxy(FakeStream(ITEMS), call, accumulator)
+    stream = proxy(FakeStream(ITEMS), call, accumulator)
     for _ in stream:
         break
     assert telemetry.spans() == []
 
     del stream
-    gc.collect()
+    collected()
 
     span = ended_once(telemetry, accumulator)
     assert span.attributes["gen_ai.usage.output_tokens"] == 1
@@ -178,7 +193,7 @@ def test_sync_abandoned_then_collected(telemetry, start):
 def test_sync_close(telemetry, start):
     call, accumulator = start()
     inner = FakeStream(ITEMS)
-    stream = StreamProxy(inner, call, accumulator)
+    stream = proxy(inner, call, accumulator)
     next(stream)
 
     stream.close()
@@ -187,14 +202,14 @@ def test_sync_close(telemetry, start):
     assert inner.closed == 2
     ended_once(telemetry, accumulator)
     del stream
-    gc.collect()
+    collected()
     ended_once(telemetry, accumulator)
 
 
 @pytest.mark.parametrize("read", [0, 2, 10])
 def test_sync_with_block(telemetry, start, read):
     call, accumulator = start()
-    stream = StreamProxy(FakeStream(ITEMS), call, accumulator)
+    stream = proxy(FakeStream(ITEMS), call, accumulator)
 
     with stream:
         for _, _item in zip(range(read), stream, strict=False):
@@ -205,7 +220,7 @@ def test_sync_with_block(telemetry, start, read):
 
 def test_sync_exception_inside_with_block(telemetry, start):
     call, accumulator = start()
-    stream = StreamProxy(FakeStream(ITEMS), call, accumulator)
+    stream = proxy(FakeStream(ITEMS), call, accumulator)
     error = CallerError("the caller's")
 
     def use():
@@ -222,7 +237,7 @@ def test_sync_exception_inside_with_block(telemetry, start):
 
 def test_sync_error_mid_stream(telemetry, start):
     call, accumulator = start()
-    stream = StreamProxy(FakeStream(ITEMS, fail_after=2), call, accumulator)
+    stream = proxy(FakeStream(ITEMS, fail_after=2), call, accumulator)
 
     with pytest.raises(Broken):
         list(stream)
@@ -237,7 +252,7 @@ def test_sync_error_mid_stream(telemetry, start):
 
 def test_async_drained_then_closed(telemetry, start):
     call, accumulator = start()
-    stream = AsyncStreamProxy(FakeAsyncStream(ITEMS), call, accumulator)
+    stream = proxy(FakeAsyncStream(ITEMS), call, accumulator)
 
     async def main():
         items = [item async for item in stream]
@@ -253,7 +268,7 @@ def test_async_drained_then_closed(telemetry, start):
 def test_async_proxy_is_transparent(start):
     call, accumulator = start()
     inner = FakeAsyncStream(ITEMS)
-    stream = AsyncStreamProxy(inner, call, accumulator)
+    stream = proxy(inner, call, accumulator)
 
     async def main():
         async with stream as opened:
@@ -267,7 +282,7 @@ def test_async_proxy_is_transparent(start):
 
 def test_async_abandoned_then_collected(telemetry, start):
     call, accumulator = start()
-    stream = AsyncStreamProxy(FakeAsyncStream(ITEMS), call, accumulator)
+    stream = proxy(FakeAsyncStream(ITEMS), call, accumulator)
 
     async def first(chunks):
         async for chunk in chunks:
@@ -277,14 +292,14 @@ def test_async_abandoned_then_collected(telemetry, start):
     assert asyncio.run(first(stream)) == "a"
     assert telemetry.spans() == []
     del stream
-    gc.collect()
+    collected()
 
     ended_once(telemetry, accumulator)
 
 
 def test_async_close(telemetry, start):
     call, accumulator = start()
-    stream = AsyncStreamProxy(FakeAsyncStream(ITEMS), call, accumulator)
+    stream = proxy(FakeAsyncStream(ITEMS), call, accumulator)
 
     async def main():
         await stream.__anext__()
@@ -297,7 +312,7 @@ def test_async_close(telemetry, start):
 
 def test_async_exception_inside_with_block(telemetry, start):
     call, accumulator = start()
-    stream = AsyncStreamProxy(FakeAsyncStream(ITEMS), call, accumulator)
+    stream = proxy(FakeAsyncStream(ITEMS), call, accumulator)
     error = CallerError("the caller's")
 
     async def main():
@@ -314,7 +329,7 @@ def test_async_exception_inside_with_block(telemetry, start):
 
 def test_async_error_mid_stream(telemetry, start):
     call, accumulator = start()
-    stream = AsyncStreamProxy(FakeAsyncStream(ITEMS, fail_after=1), call, accumulator)
+    stream = proxy(FakeAsyncStream(ITEMS, fail_after=1), call, accumulator)
 
     async def main():
         return [item async for item in stream]
@@ -325,17 +340,17 @@ def test_async_error_mid_stream(telemetry, start):
     ended_once(telemetry, accumulator, "Broken")
 
 
-# -- generator wrappers --------------------------------------------------------------------
+# -- generators (google-genai streams) -----------------------------------------------------
 
 
-def test_watch_sync_drained_closed_and_failed(telemetry, start):
+def test_generator_drained_closed_and_failed(telemetry, start):
     call, accumulator = start()
-    assert list(watch_sync(iter(ITEMS), call, accumulator)) == ["a", "b", "c"]
+    assert list(proxy(iter(ITEMS), call, accumulator)) == ["a", "b", "c"]
     ended_once(telemetry, accumulator)
 
     telemetry.clear()
     call, accumulator = start()
-    generator = watch_sync(iter(ITEMS), call, accumulator)
+    generator = proxy((item for item in ITEMS), call, accumulator)
     next(generator)
     generator.close()
     ended_once(telemetry, accumulator)
@@ -343,11 +358,30 @@ def test_watch_sync_drained_closed_and_failed(telemetry, start):
     telemetry.clear()
     call, accumulator = start()
     with pytest.raises(Broken):
-        list(watch_sync(FakeStream(ITEMS, fail_after=1), call, accumulator))
+        list(proxy(FakeStream(ITEMS, fail_after=1), call, accumulator))
     ended_once(telemetry, accumulator, "Broken")
 
 
-def test_watch_async_drained_closed_and_failed(telemetry, start):
+def test_generator_runs_with_its_call_current(start):
+    """A generator that sends its request inside ``next()`` sees its call as current (so the
+    HTTP spans and the per-request reports of google-genai nest under it), and only then."""
+    from tokentrail.telemetry.emitter import current_call
+
+    call, accumulator = start()
+    seen = []
+
+    def generator():
+        for item in ITEMS:
+            seen.append(current_call())
+            yield item
+
+    stream = proxy(generator(), call, accumulator, activate=call)
+    assert list(stream) == ["a", "b", "c"]
+    assert seen == [call] * len(ITEMS)
+    assert current_call() is None
+
+
+def test_async_generator_drained_closed_and_failed(telemetry, start):
     async def items(fail=False):
         for item in ITEMS:
             if fail and item == "b":
@@ -358,14 +392,14 @@ def test_watch_async_drained_closed_and_failed(telemetry, start):
         return [item async for item in generator]
 
     call, accumulator = start()
-    assert asyncio.run(drain(watch_async(items(), call, accumulator))) == ["a", "b", "c"]
+    assert asyncio.run(drain(proxy(items(), call, accumulator))) == ["a", "b", "c"]
     ended_once(telemetry, accumulator)
 
     telemetry.clear()
     call, accumulator = start()
 
     async def first_then_close():
-        generator = watch_async(items(), call, accumulator)
+        generator = proxy(items(), call, accumulator)
         await generator.__anext__()
         await generator.aclose()
 
@@ -375,5 +409,25 @@ def test_watch_async_drained_closed_and_failed(telemetry, start):
     telemetry.clear()
     call, accumulator = start()
     with pytest.raises(Broken):
-        asyncio.run(drain(watch_async(items(fail=True), call, accumulator)))
+        asyncio.run(drain(proxy(items(fail=True), call, accumulator)))
     ended_once(telemetry, accumulator, "Broken")
+
+
+# -- finalisers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_dropped_stream_ends_on_the_finaliser_thread(emitter, telemetry, start, asynchronous):
+    """Ending a call takes locks and may export a span: never inside ``__del__`` on the
+    caller's thread, where the garbage collector may have interrupted code holding those
+    locks (a deadlock) and where a Ctrl-C would be swallowed."""
+    threads = []
+    emitter.listeners.append(lambda call: threads.append(threading.current_thread().name))
+    call, accumulator = start()
+    stream = proxy(FakeAsyncStream(ITEMS) if asynchronous else FakeStream(ITEMS), call, accumulator)
+    del stream
+    gc.collect()
+    assert threads in ([], ["tokentrail-finaliser"])
+    collected()
+    assert threads == ["tokentrail-finaliser"]
+    ended_once(telemetry, accumulator)

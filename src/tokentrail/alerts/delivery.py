@@ -17,12 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _guard
+from .. import names as sc
 from .._background import BackgroundQueue
-from ..telemetry import semconv as sc
 from .models import Alert
 from .sinks import DeliveryError, Sink
-
-__all__ = ["AlertDispatcher"]
 
 logger = logging.getLogger("tokentrail")
 
@@ -31,6 +29,7 @@ QUEUE_SIZE = 1000
 #: the longest wait between two attempts (also caps a receiver's Retry-After)
 MAX_BACKOFF_S = 30.0
 _STOP = object()
+_CLOSE = _guard.site("alerts.close", "tokentrail.alerts.sinks:Sink.close")
 
 
 class _Worker(BackgroundQueue):
@@ -95,7 +94,7 @@ class _Worker(BackgroundQueue):
         try:
             self.sink.close()
         except Exception as exc:
-            _guard.report("alerts.close", exc)
+            _guard.report(_CLOSE, exc)
 
 
 class AlertDispatcher:
@@ -136,7 +135,17 @@ class AlertDispatcher:
             return
         self._closed = True
         self._stopping.set()
-        self.flush(timeout)
+        if not self.flush(timeout):
+            for worker in self._workers:
+                left = worker.queue.unfinished_tasks
+                if left:
+                    logger.warning(
+                        "tokentrail: %d alert(s) could not be delivered to %r within %g s "
+                        "(at exit or uninstrument()); they are dropped",
+                        left,
+                        worker.sink,
+                        timeout,
+                    )
         for worker in self._workers:
             worker.stop()
 

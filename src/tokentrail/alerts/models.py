@@ -9,17 +9,6 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-__all__ = [
-    "BUDGET_EXCEEDED",
-    "BUDGET_WARNING",
-    "CRITICAL",
-    "REQUEST_COST",
-    "WARNING",
-    "Alert",
-    "AlertKind",
-    "Severity",
-]
-
 AlertKind = Literal["request_cost", "budget_warning", "budget_exceeded"]
 Severity = Literal["warning", "critical"]
 

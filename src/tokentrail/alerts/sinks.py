@@ -24,16 +24,6 @@ from urllib.parse import urlsplit
 from ..version import __version__
 from .models import BUDGET_EXCEEDED, BUDGET_WARNING, CRITICAL, Alert
 
-__all__ = [
-    "CallbackSink",
-    "DeliveryError",
-    "LogSink",
-    "PagerDutySink",
-    "Sink",
-    "SlackSink",
-    "WebhookSink",
-]
-
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _USER_AGENT = f"tokentrail/{__version__}"
 

@@ -1,4 +1,4 @@
-"""Budgets: spending limits per window, enforced in-process (DESIGN §5).
+"""Budgets: spending limits per window, enforced in-process.
 
 ``Budget`` describes a limit; a store (``MemoryBudgetStore`` by default, ``RedisBudgetStore``
 to share spending between processes) holds the spending; ``tracker.BudgetTracker`` admits,

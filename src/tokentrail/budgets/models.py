@@ -32,18 +32,6 @@ from typing import Any, Literal
 from ..config import read_config_file, to_usd
 from ..exceptions import ConfigurationError
 
-__all__ = [
-    "ROLLING_BUCKETS",
-    "Budget",
-    "CalendarWindow",
-    "RollingWindow",
-    "Span",
-    "Window",
-    "load_budgets",
-    "parse_budgets",
-    "parse_window",
-]
-
 #: sub-buckets of a rolling window (the window over-counts by at most 1/ROLLING_BUCKETS)
 ROLLING_BUCKETS = 60
 #: the shortest rolling window (a bucket is then one second)

@@ -18,8 +18,6 @@ from typing import NoReturn
 from ..exceptions import TokenTrailError
 from ..version import __version__
 
-__all__ = ["COMMANDS", "CommandError", "main"]
-
 #: subcommand name -> module (relative to this package)
 COMMANDS = {
     "demo": ".demo",

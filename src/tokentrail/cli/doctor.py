@@ -7,28 +7,14 @@ instrumentations of the same SDKs (two instrumentations count each call twice), 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
-from .. import PROVIDERS
 from ..exceptions import TokenTrailError
+from ..instrumentation.providers import PROVIDERS
 from ..version import __version__
-
-#: distributions known to instrument the same SDKs
-_OTHER_INSTRUMENTATIONS = {
-    "openai": ("opentelemetry-instrumentation-openai", "opentelemetry-instrumentation-openai-v2",
-               "opentelemetry-instrumentation-genai-openai", "openinference-instrumentation-openai",
-               "openlit", "traceloop-sdk", "langfuse"),
-    "anthropic": ("opentelemetry-instrumentation-anthropic",
-                  "opentelemetry-instrumentation-genai-anthropic",
-                  "openinference-instrumentation-anthropic", "openlit", "traceloop-sdk"),
-    "google_genai": ("opentelemetry-instrumentation-google-genai",
-                     "opentelemetry-instrumentation-google-generativeai",
-                     "openinference-instrumentation-google-genai", "openlit", "traceloop-sdk"),
-}  # fmt: skip
 
 
 def register(subcommands: Any) -> None:
@@ -53,22 +39,22 @@ def run(args: argparse.Namespace | None = None, out: TextIO | None = None) -> in
 
     print(f"tokentrail {__version__} on Python {sys.version.split()[0]}", file=out)
     print("\nSDKs", file=out)
-    for name, (sdk_module, target, entry_point) in PROVIDERS.items():
-        distribution = _distribution_of(sdk_module)
+    for provider in PROVIDERS:
+        distribution = provider.distribution
         installed = _version(distribution)
         if installed is None:
             print(
-                f"  [ -- ] {distribution}: not installed (pip install 'tokentrail[...]')", file=out
+                f"  [ -- ] {distribution}: not installed "
+                f"(pip install -e '.[{provider.extra}]' in a clone of tokentrail)",
+                file=out,
             )
             continue
-        module, cls = target.split(":")
-        instrumentor = getattr(importlib.import_module(module), cls)()
-        conflict = _conflict(instrumentor)
+        conflict = _conflict(provider.supported)
         if conflict:
             say(False, f"{distribution} {installed}: outside the supported range ({conflict})")
         else:
-            say(True, f"{distribution} {installed}: supported; entry point {entry_point}")
-        for other in _OTHER_INSTRUMENTATIONS.get(name, ()):
+            say(True, f"{distribution} {installed}: supported; entry point {provider.entry_point}")
+        for other in provider.others:
             other_version = _version(other)
             if other_version is not None:
                 say(None, f"{other} {other_version} is installed too: if both instrument "
@@ -98,10 +84,6 @@ def run(args: argparse.Namespace | None = None, out: TextIO | None = None) -> in
     return 1 if problems else 0
 
 
-def _distribution_of(module: str) -> str:
-    return {"google.genai": "google-genai"}.get(module, module)
-
-
 def _version(distribution: str) -> str | None:
     try:
         return version(distribution)
@@ -109,8 +91,8 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def _conflict(instrumentor) -> str | None:
+def _conflict(requirements: tuple[str, ...]) -> str | None:
     from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 
-    conflict = get_dependency_conflicts(instrumentor.instrumentation_dependencies())
+    conflict = get_dependency_conflicts(requirements)
     return str(conflict) if conflict else None

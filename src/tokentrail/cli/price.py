@@ -39,7 +39,8 @@ def _tokens(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pricing import ANY_PROVIDER, calc_cost, find_provider
+    from ..pricing import ANY_PROVIDER
+    from ..runtime import calc_cost, state
     from ..usage import Usage
 
     if args.cache_read + args.cache_write > args.input:
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             "exceed it",
             status=2,
         )
-    provider = args.provider or find_provider(args.model)
+    provider = args.provider or state().price_book.find_provider(args.model)
     if provider is None:
         raise CommandError(
             f"no price known for model {args.model!r} at any provider (pass --provider, or add "

@@ -21,8 +21,6 @@ from typing import Any
 
 from ._common import FakeServer, broken_body, count_text, http_module, stable_int, text_of
 
-__all__ = ["FakeAnthropic"]
-
 BASE_URL = "https://api.anthropic.com"
 
 #: what the API answers in ``model`` for an alias

@@ -19,8 +19,6 @@ from typing import Any
 
 from ._common import FakeServer, count_text, http_module, stable_int, text_of
 
-__all__ = ["FakeGemini"]
-
 BASE_URL = "https://generativelanguage.googleapis.com/"
 #: models that think before they answer (unless ``thinkingBudget`` is 0)
 _THINKING_PREFIXES = ("gemini-2.5", "gemini-3")

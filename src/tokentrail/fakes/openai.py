@@ -16,8 +16,6 @@ from typing import Any
 
 from ._common import FakeServer, broken_body, count_text, http_module, stable_int, text_of
 
-__all__ = ["FakeOpenAI"]
-
 BASE_URL = "https://api.openai.com/v1"
 AZURE_ENDPOINT = "https://fake-resource.openai.azure.com"
 AZURE_API_VERSION = "2024-10-21"

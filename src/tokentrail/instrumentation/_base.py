@@ -1,13 +1,14 @@
 """What every provider instrumentor shares: the wrapper around an SDK method, and patching.
 
 A provider describes each patched method with an ``Operation`` (how to read the request, how
-to read the result); the wrappers here apply the error policy (DESIGN §7) the same way for all:
+to read the result); the wrappers here apply the error policy (docs/architecture.md, "Error
+zones") the same way for all:
 
 1. the SDK call is never altered: its exceptions propagate unchanged and its return value is
    the SDK's own object or a transparent proxy;
 2. our code around it (``Operation.request``/``prepare``/``result``) runs guarded: an internal
    error costs telemetry, never the call (``TOKENTRAIL_STRICT=1`` re-raises);
-3. only a budget refusal (``TokenTrailError`` from ``Runtime.admit``) is raised on purpose,
+3. only a budget refusal (``Admission.refusal``, a ``TokenTrailError``) is raised on purpose,
    before anything is sent.
 """
 
@@ -27,12 +28,9 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwr
 
 from .. import _guard
 from ..attribution import current as current_attribution
-from ..exceptions import TokenTrailError
-from ..runtime import RUNTIME_OPTIONS, Runtime, acquire_shared, release_shared
+from ..runtime import RUNTIME_OPTIONS, Runtime, state
 from ..telemetry.emitter import Call
 from ..telemetry.records import EMPTY_RESPONSE, Request, Response
-
-__all__ = ["Operation", "Patch", "TokenTrailInstrumentor", "raw_response_mode"]
 
 logger = logging.getLogger("tokentrail")
 
@@ -50,10 +48,25 @@ def raw_response_mode(kwargs: Mapping[str, Any]) -> str | None:
 
 
 class Operation:
-    """How one kind of SDK call is read. Subclasses override ``request`` and ``result``."""
+    """How one kind of SDK call is read. Subclasses set ``site`` and override ``request``
+    and ``result`` (or ``response``).
+
+    The wrapper calls, in order: ``request`` (describe the call), the budgets' admission,
+    ``prepare`` (the keyword arguments to send, and the state to keep), the SDK method, then
+    ``result`` (or ``failed``). Each step is a guarded site of its own, named
+    ``"<site>.<step>"`` (declared here for every subclass, for the fault-injection test).
+    """
 
     #: names the call in internal-error reports
     site: ClassVar[str] = "call"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "site" in cls.__dict__:
+            for step in ("request", "prepare", "result", "failed"):
+                _guard.site(f"{cls.site}.{step}", f"{cls.__module__}:{cls.__qualname__}.{step}")
+            _guard.site(f"{cls.site}.end", None)
+            _guard.site(f"{cls.site}.fail", None)
 
     def __init__(self, runtime: Runtime, asynchronous: bool = False) -> None:
         self.runtime = runtime
@@ -70,10 +83,12 @@ class Operation:
         its usage, e.g. an SDK's own); its metrics are recorded either way."""
         return True
 
-    def prepare(self, call: Call, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The keyword arguments to call the SDK with: the caller's, unless we must add one
-        (then remember it in ``call.state``)."""
-        return kwargs
+    def prepare(
+        self, request: Request, instance: Any, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], Any]:
+        """The keyword arguments to call the SDK with (the caller's, unless we must add one)
+        and the state to keep until the call ends (``Call.state``)."""
+        return kwargs, None
 
     def result(self, call: Call, result: Any) -> Any:
         """End ``call`` from ``result`` (or wrap a stream that will end it); return what the
@@ -84,45 +99,59 @@ class Operation:
     def response(self, result: Any) -> Response:
         return EMPTY_RESPONSE
 
-    def failed(self, call: Call, exc: BaseException) -> Response:
-        """What arrived before the SDK call raised ``exc`` (usually nothing; a Gemini call may
-        have finished model requests that were billed)."""
-        return EMPTY_RESPONSE
+    def failed(self, call: Call, exc: BaseException) -> None:
+        """The SDK call raised ``exc``: end ``call`` with what arrived before (usually
+        nothing; a Gemini call may have finished model requests that were billed)."""
+        call.fail(exc)
 
 
-def _begin(op: Operation, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Call | None:
+def _begin(
+    op: Operation, instance: Any, args: tuple, kwargs: dict[str, Any]
+) -> tuple[Call, dict[str, Any]] | None:
+    """Describe the call, let the budgets decide, open its span. None: report nothing (our
+    own error), send as is. Raises a budget's refusal, after reporting the refused call."""
+    site = op.site
+    try:
+        request = op.request(instance, args, kwargs)
+    except Exception as exc:
+        _guard.report(f"{site}.request", exc)
+        return None
+    attribution = current_attribution()
+    admission = op.runtime.admit(request, attribution)
+    state = None
+    if admission is None or admission.refusal is None:
+        try:
+            kwargs, state = op.prepare(request, instance, kwargs)
+        except Exception as exc:
+            _guard.report(f"{site}.prepare", exc)
     try:
         call = op.emitter.start(
-            op.request(instance, args, kwargs),
-            current_attribution(),
+            request,
+            attribution,
+            admission=admission,
+            state=state,
             with_span=op.traced(instance),
         )
     except Exception as exc:
-        _guard.report(f"{op.site}.request", exc)
+        _guard.report(f"{site}.request", exc)
         return None
-    try:
-        call.kwargs = op.prepare(call, instance, kwargs)
-    except Exception as exc:
-        _guard.report(f"{op.site}.prepare", exc)
-        call.kwargs = kwargs
-    try:
-        op.runtime.admit(call)
-    except TokenTrailError as refusal:  # a budget said no: the call is never sent
-        _fail(op, call, refusal)
-        raise
-    except Exception as exc:
-        _guard.report(f"{op.site}.admit", exc)
-    return call
+    if admission is not None and admission.refusal is not None:
+        # a budget said no: the call is never sent; its span and the alert say so
+        try:
+            call.fail(admission.refusal)
+        except Exception as error:
+            _guard.report(f"{site}.fail", error)
+        raise admission.refusal
+    return call, kwargs
 
 
 def _fail(op: Operation, call: Call, exc: BaseException) -> None:
     try:
-        response = op.failed(call, exc)
+        op.failed(call, exc)
     except Exception as error:
         _guard.report(f"{op.site}.failed", error)
-        response = EMPTY_RESPONSE
     try:
-        call.fail(exc, response)
+        call.fail(exc)  # does nothing if op.failed ended it
     except Exception as error:
         _guard.report(f"{op.site}.fail", error)
 
@@ -158,12 +187,13 @@ def sync_wrapper(op: Operation) -> Callable[..., Any]:
             return _current(wrapped, instance, wrapper)(*args, **kwargs)
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        call = _begin(op, instance, args, kwargs)
-        if call is None:
+        begun = _begin(op, instance, args, kwargs)
+        if begun is None:
             return wrapped(*args, **kwargs)
+        call, kwargs = begun
         call.activate()
         try:
-            result = wrapped(*args, **call.kwargs)
+            result = wrapped(*args, **kwargs)
         except BaseException as exc:
             call.deactivate()
             _fail(op, call, exc)
@@ -181,12 +211,13 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
     ``def`` that returns our coroutine, so the budget check runs when the caller awaits."""
 
     async def run(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        call = _begin(op, instance, args, kwargs)
-        if call is None:
+        begun = _begin(op, instance, args, kwargs)
+        if begun is None:
             return await wrapped(*args, **kwargs)
+        call, kwargs = begun
         call.activate()
         try:
-            result = await wrapped(*args, **call.kwargs)
+            result = await wrapped(*args, **kwargs)
         except BaseException as exc:
             call.deactivate()
             _fail(op, call, exc)
@@ -231,8 +262,6 @@ class TokenTrailInstrumentor(BaseInstrumentor):
     ``meter_provider``, ``budgets``, ...); with none, the instrumentors share one runtime
     configured by the environment (zero-code use)."""
 
-    #: the name used in ``tokentrail.instrument(providers=[...])``
-    provider: ClassVar[str]
     #: the supported SDK versions (the same range as the extra in pyproject.toml)
     instruments: ClassVar[tuple[str, ...]]
 
@@ -250,9 +279,9 @@ class TokenTrailInstrumentor(BaseInstrumentor):
             options = {key: kwargs[key] for key in RUNTIME_OPTIONS if key in kwargs}
             if options:
                 runtime = self._tokentrail_owned = Runtime(**options)
-                runtime.activate()
+                state().add(runtime)
             else:
-                runtime = self._tokentrail_shared = acquire_shared()
+                runtime = self._tokentrail_shared = state().acquire_shared()
         self._tokentrail_patched: list[tuple[type, str]] = []
         self._tokentrail_runtime = runtime
         for target in self.patches():
@@ -287,9 +316,11 @@ class TokenTrailInstrumentor(BaseInstrumentor):
             self._tokentrail_owned.close()
             self._tokentrail_owned = None
         if getattr(self, "_tokentrail_shared", None) is not None:
-            release_shared(self._tokentrail_shared)
+            state().release_shared(self._tokentrail_shared)
             self._tokentrail_shared = None
 
+
+_DEFERRED_PATCH = _guard.site("instrument.deferred", None)
 
 # Patches waiting for their module to be imported: module name -> [(instrumentor, patch)].
 # One wrapt post-import hook per module name for the life of the process (wrapt has no way to
@@ -316,7 +347,7 @@ def _on_import(module: ModuleType) -> None:
         try:
             instrumentor._apply(module, target)
         except Exception as exc:  # never break the app's import
-            _guard.report("instrument.deferred", exc)
+            _guard.report(_DEFERRED_PATCH, exc)
 
 
 def _forget(instrumentor: TokenTrailInstrumentor) -> None:

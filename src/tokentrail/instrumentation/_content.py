@@ -8,8 +8,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["input_messages", "text_parts"]
-
 
 def text_parts(content: Any) -> list[dict[str, Any]]:
     """A string, or a list of content parts (dicts with ``text``), as semconv parts."""

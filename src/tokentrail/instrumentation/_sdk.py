@@ -12,18 +12,6 @@ import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = [
-    "ClientCache",
-    "Endpoint",
-    "address_of",
-    "count",
-    "field",
-    "given_float",
-    "given_int",
-    "given_str",
-    "int_field",
-]
-
 
 def field(obj: Any, name: str) -> Any:
     """``obj.name`` of an SDK model (``obj[name]`` of decoded JSON); None when absent.

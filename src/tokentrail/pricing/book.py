@@ -7,17 +7,17 @@ import time
 from collections.abc import Sequence
 
 from ..usage import Usage
-from .catalog import resolve
+from .catalog import find_provider, resolve
 from .cost import ESTIMATED, PRICED, UNPRICED_COST, Cost
 from .overrides import PriceOverride
-
-__all__ = ["PriceBook"]
 
 logger = logging.getLogger("tokentrail")
 
 #: how long a price that changes over time (dated or time-of-day prices) is reused
 _VARYING_TTL_S = 60.0
 _MAX_ENTRIES = 4096
+#: the provider of a model priced by an override that names none (it matches any provider)
+ANY_PROVIDER = "*"
 
 
 class PriceBook:
@@ -49,6 +49,15 @@ class PriceBook:
             return UNPRICED_COST
         amount = pricer.cost(usage)  # type: ignore[attr-defined]
         return Cost(amount, ESTIMATED if usage.estimated else PRICED, pricer.source)  # type: ignore[attr-defined]
+
+    def find_provider(self, model: str) -> str | None:
+        """The provider whose prices have ``model``: an override's (``ANY_PROVIDER`` when it
+        names none), else the ``gen_ai.provider.name`` of the genai-prices provider that
+        lists it; None when nobody prices it."""
+        for override in self.overrides:
+            if override.matches(override.provider or ANY_PROVIDER, model):
+                return override.provider or ANY_PROVIDER
+        return find_provider(model)
 
     def _resolve(self, key: tuple) -> tuple[object | None, float | None]:
         provider, model, request_model, price_context = key

@@ -16,8 +16,6 @@ from typing import Any
 from ..usage import Usage
 from .rates import USAGE_KEYS, CompiledPrice, Tiered
 
-__all__ = ["GENAI_PRICES_SOURCE", "PROVIDER_IDS", "Resolved", "find_provider", "resolve"]
-
 GENAI_PRICES_SOURCE = f"genai-prices {version('genai-prices')}"
 
 #: ``gen_ai.provider.name`` -> genai-prices provider id (other names are tried as they are)

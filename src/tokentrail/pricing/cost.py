@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
 
-__all__ = ["ESTIMATED", "PRICED", "UNPRICED", "Cost", "CostStatus"]
-
 CostStatus = Literal["priced", "unpriced", "estimated"]
 
 #: the usage was reported by the provider and the model has a price

@@ -20,8 +20,6 @@ from ..config import read_config_file
 from ..exceptions import ConfigurationError
 from .rates import CompiledPrice
 
-__all__ = ["OVERRIDE_SOURCE", "PriceOverride", "load_overrides", "parse_overrides"]
-
 OVERRIDE_SOURCE = "override"
 
 _REQUIRED = ("input_mtok", "output_mtok")

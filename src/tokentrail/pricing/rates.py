@@ -17,8 +17,6 @@ from decimal import Decimal
 
 from ..usage import Usage
 
-__all__ = ["CompiledPrice", "Rate", "Tiered"]
-
 # Usage attribute for each genai-prices usage key we report. Order: most specific first, so
 # that each unit's leaf count can subtract the leaves of its priced descendants.
 USAGE_KEYS: dict[str, str] = {

@@ -1,18 +1,22 @@
 """The one place that talks to the OpenTelemetry API.
 
-A patched SDK method describes its call as a ``Request``, ``Emitter.start()`` opens the span,
-and the returned ``Call`` is ended exactly once with a ``Response`` (or an exception). Ending
-prices the usage once; the span, the metrics and the listeners (budgets, alerts) all read
-that same ``Call``, so they cannot disagree.
+An instrumentor describes a call as a ``Request``; ``Emitter.start()`` opens its span and
+returns a ``Call``, which is ended exactly once with a ``Response`` (or an exception). Ending
+prices the usage once; the span, the metrics and the listeners (budgets, alerts) all read that
+same ``Call``, so they cannot disagree. Data flows one way: what the budgets decided before
+the call (``admission``) and what the instrumentor keeps about it (``state``) are given to
+``start()``; the outcome is written by the emitter when the call ends; nothing else writes
+into a ``Call``.
 
 A call may send several model requests (Gemini's automatic function calling): the instrumentor
-then reports each request as a child ``Call`` (``Emitter.start(parent=..., start_time=...)``,
-ended with ``end_time``) and ends the user's call as a ``container``, whose span carries no usage
-or cost and which records no metrics, so that every request is counted exactly once.
+then reports each request as a child ``Call`` (``start(parent=..., start_time=...)``, ended
+with ``end_time``) and ends the user's call with ``container=True``: its span carries no usage
+or cost and it records no metrics, so that every request is counted exactly once.
 
-Hot-path rules (DESIGN §9): the semconv histograms are recorded directly with attribute dicts
-built once per (provider, operation, models, server, attribution); tokentrail's own counters
-are fed from an in-process aggregate that observable instruments read at collection time.
+The hot path follows the rules in docs/architecture.md: the semconv histograms are recorded
+directly with attribute dicts built once per (provider, operation, models, server,
+attribution); tokentrail's own counters are fed from an in-process aggregate that observable
+instruments read at collection time.
 """
 
 from __future__ import annotations
@@ -30,16 +34,15 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import _guard
+from .. import names as sc
 from ..attribution import Attribution
 from ..pricing import PriceBook
 from ..pricing.cost import NOT_BILLED, UNPRICED_COST, Cost
-from ..usage import Usage
+from ..usage import Usage, estimate_tokens
 from ..version import __version__
-from . import semconv as sc
+from .failures import may_have_been_billed
 from .instruments import CallInstruments
 from .records import EMPTY_RESPONSE, Request, Response
-
-__all__ = ["EMPTY_RESPONSE", "Call", "Emitter", "Request", "Response", "current_call"]
 
 #: distinct metric attribute sets kept before new ones fold into one overflow series
 _MAX_SERIES = 2000
@@ -47,11 +50,27 @@ _OVERFLOW = {"otel.metric.overflow": True}
 
 _current_call: ContextVar[Call | None] = ContextVar("tokentrail_current_call", default=None)
 
+_PRICING = _guard.site("pricing", "tokentrail.pricing.book:PriceBook.cost")
+_SPAN = _guard.site("span", "tokentrail.telemetry.emitter:Call.span_attributes")
+_METRICS = _guard.site("metrics", "tokentrail.telemetry.emitter:Emitter.record")
+_LISTENER = _guard.site("listener", None)
+
 
 def current_call() -> Call | None:
     """The call whose SDK method is running (between ``Call.activate()`` and ``deactivate()``):
     what an instrumented method that the SDK calls from inside it reports to."""
     return _current_call.get()
+
+
+def finish_kind(reasons: tuple[str, ...] | None, error_type: str | None) -> str:
+    """The ``tokentrail.finish_reason`` of a call: its first finish reason in the closed set
+    of ``names.FINISH_KINDS`` (``error`` when it raised; ``stop`` when it finished without
+    reporting one, as embeddings do; ``other`` when it reported one outside the set)."""
+    if error_type is not None:
+        return sc.FINISH_ERROR
+    if not reasons:
+        return sc.FINISH_STOP
+    return sc.FINISH_REASON_KINDS.get(reasons[0].lower(), sc.FINISH_OTHER)
 
 
 class _Series:
@@ -73,8 +92,8 @@ class _Series:
         #: input, output, cache_read, cache_creation, reasoning
         self.tokens = [0, 0, 0, 0, 0]
         self.cost = Decimal(0)
-        #: (error.type, cost status) -> [count, attributes]
-        self.requests: dict[tuple[str | None, str], list[Any]] = {}
+        #: (error.type, cost status, finish kind) -> [count, attributes]
+        self.requests: dict[tuple[str | None, str, str], list[Any]] = {}
 
     def error_attrs(self, error_type: str) -> dict[str, Any]:
         return {**self.common, sc.ERROR_TYPE: error_type}
@@ -114,15 +133,20 @@ class Emitter:
         request: Request,
         attribution: Attribution,
         *,
+        admission: Any = None,
+        state: Any = None,
         with_span: bool = True,
         parent: Call | None = None,
         start_time: int | None = None,
     ) -> Call:
         """Open the span of a call that is about to be sent.
 
-        ``parent`` and ``start_time`` report a model request after it happened, inside another
-        call: the span is a child of ``parent``'s span (not of the current one) and starts at
-        ``start_time`` (ns since the epoch, ``time.time_ns()``); end the call with ``end_time``.
+        ``admission``: what the budgets decided (its ``span_attributes`` go on the span, and
+        the budget listener settles it when the call ends). ``state``: whatever the
+        instrumentor keeps about the call until it ends. ``parent`` and ``start_time`` report
+        a model request after it happened, inside another call: the span is a child of
+        ``parent``'s span (not of the current one) and starts at ``start_time`` (ns since the
+        epoch, ``time.time_ns()``); end the call with ``end_time``.
         """
         span = None
         if with_span:
@@ -146,6 +170,8 @@ class Emitter:
                 attributes.update(attribution.span_attributes)
             if request.attributes:
                 attributes.update(request.attributes)
+            if admission is not None and admission.span_attributes:
+                attributes.update(admission.span_attributes)
             name = f"{request.operation} {request.model}" if request.model else request.operation
             context = None
             if parent is not None and parent.span is not None:
@@ -157,11 +183,70 @@ class Emitter:
                 attributes=attributes,
                 start_time=start_time,
             )
-        call = Call(self, request, attribution, span)
-        call.start_time = start_time
-        return call
+        return Call(self, request, attribution, span, admission, state, start_time)
 
-    def _series_for(self, request: Request, response_model: str | None, attribution: Attribution):
+    def finish(
+        self,
+        call: Call,
+        response: Response,
+        error: BaseException | None,
+        end_time: int | None,
+        container: bool,
+    ) -> None:
+        """End ``call`` (``Call.end``/``fail`` come here once): price it, end its span,
+        record its metrics, tell the listeners. Each part fails on its own: a bug in one must
+        neither leave the span open nor keep the spend from the budgets."""
+        if container:
+            usage, cost = None, NOT_BILLED  # its requests were priced as child calls
+        else:
+            usage, cost = self._priced(call.request, response, error)
+        call.finished(response, error, end_time, container, usage, cost)
+        span = call.span
+        if span is not None:
+            try:
+                span.set_attributes(call.span_attributes())
+                if call.error_type is not None:
+                    span.set_status(Status(StatusCode.ERROR, call.error_type))
+            except Exception as exc:
+                _guard.report(_SPAN, exc)
+            finally:
+                span.end(end_time)
+        if not container:
+            try:
+                self.record(call)
+            except Exception as exc:
+                _guard.report(_METRICS, exc)
+        for listener in self.listeners:
+            try:
+                listener(call)
+            except Exception as exc:
+                _guard.report(_LISTENER, exc)
+
+    def _priced(
+        self, request: Request, response: Response, error: BaseException | None
+    ) -> tuple[Usage | None, Cost]:
+        """The call's usage and what it cost. A failure without usage cost nothing (an error
+        response is not billed), unless the request may have reached the model before it
+        failed (``failures``): then its input is estimated from the prompt."""
+        usage = response.usage
+        if usage is None:
+            if error is None:
+                return None, UNPRICED_COST
+            if not may_have_been_billed(error):
+                return None, NOT_BILLED
+            usage = Usage(input_tokens=estimate_tokens(request.prompt), estimated=True)
+        try:
+            cost = self.price_book.cost(
+                usage, request.provider, response.model, request.model, response.price_context
+            )
+        except Exception as exc:  # a price that cannot be computed is an unpriced call
+            _guard.report(_PRICING, exc)
+            cost = UNPRICED_COST
+        return usage, cost
+
+    # -- metrics -------------------------------------------------------------------------------
+
+    def series(self, request: Request, response_model: str | None, attribution: Attribution):
         key = (
             request.provider,
             request.operation,
@@ -202,8 +287,11 @@ class Emitter:
             series = self._series[key] = _Series(common)
             return series
 
-    def _record(self, call: Call, series: _Series, error_type: str | None) -> None:
-        usage, cost, instruments = call.usage, call.cost, self.instruments
+    def record(self, call: Call) -> None:
+        """The metrics of one ended call: the histograms now, the counters' aggregate."""
+        series = self.series(call.request, call.response.model, call.attribution)
+        usage, cost, error_type = call.usage, call.cost, call.error_type
+        instruments = self.instruments
         duration_attrs = series.common if error_type is None else series.error_attrs(error_type)
         instruments.duration.record(call.duration, duration_attrs)
         if call.time_to_first_chunk is not None:
@@ -212,6 +300,7 @@ class Emitter:
             instruments.token_usage.record(usage.input_tokens, series.input)
             if call.request.operation != sc.OP_EMBEDDINGS:
                 instruments.token_usage.record(usage.output_tokens, series.output)
+        key = (error_type, cost.status, call.finish_kind)
         with self._lock:
             if usage is not None:
                 tokens = series.tokens
@@ -222,11 +311,12 @@ class Emitter:
                 tokens[4] += usage.reasoning_tokens
             if cost.amount_usd is not None:
                 series.cost += cost.amount_usd
-            entry = series.requests.get((error_type, cost.status))
+            entry = series.requests.get(key)
             if entry is None:
                 attrs = dict(duration_attrs)
                 attrs[sc.TOKENTRAIL_COST_STATUS] = cost.status
-                series.requests[(error_type, cost.status)] = [1, attrs]
+                attrs[sc.TOKENTRAIL_FINISH_REASON] = call.finish_kind
+                series.requests[key] = [1, attrs]
             else:
                 entry[0] += 1
 
@@ -281,7 +371,7 @@ def _observe_internal_errors(options: CallbackOptions) -> list[Observation]:
     # born with a value hides its first increment from Prometheus' increase()).
     return [_NO_INTERNAL_ERRORS] + [
         Observation(count, {sc.TOKENTRAIL_ERROR_SITE: site})
-        for site, count in list(_guard.error_counts.items())
+        for site, count in _guard.counts().items()
     ]
 
 
@@ -291,15 +381,19 @@ _NO_INTERNAL_ERRORS = Observation(0)
 class Call:
     """One model request in flight. Ends exactly once: ``end()`` or ``fail()``.
 
-    A call whose model requests were reported as child calls is ended as a ``container``
-    (set it to True before ending): its span gets the response metadata and the error, but no
-    usage or cost; it records no metrics; its ``cost`` is ``NOT_BILLED`` and the listeners
-    still run (to settle a budget reservation made for it).
+    Set when it starts: ``request``, ``attribution``, ``admission`` (what the budgets decided,
+    or None), ``state`` (the instrumentor's), ``span``. Set by the emitter when it ends: the
+    outcome (``response``, ``usage``, ``cost``, ``error_type``, ``finish_kind``,
+    ``duration``). A call ended with ``container=True`` reported its model requests as child
+    calls: its span gets the response metadata and the error, but no usage or cost; it records
+    no metrics; its ``cost`` is ``NOT_BILLED``; the listeners still run (to settle a budget
+    reservation made for it).
     """
 
     __slots__ = (
         "_call_token",
         "_token",
+        "admission",
         "attribution",
         "container",
         "cost",
@@ -307,9 +401,8 @@ class Call:
         "emitter",
         "ended",
         "error_type",
-        "kwargs",
+        "finish_kind",
         "request",
-        "reservation",
         "response",
         "span",
         "start_time",
@@ -319,16 +412,26 @@ class Call:
         "usage",
     )
 
-    def __init__(self, emitter: Emitter, request: Request, attribution: Attribution, span) -> None:
+    def __init__(
+        self,
+        emitter: Emitter,
+        request: Request,
+        attribution: Attribution,
+        span: Any,
+        admission: Any,
+        state: Any,
+        start_time: int | None,
+    ) -> None:
         self.emitter = emitter
         self.request = request
         self.attribution = attribution
         self.span = span
+        self.admission = admission
+        self.state = state
         self.started = perf_counter()
         #: ns since the epoch when the call was reported after it happened, else None
-        self.start_time: int | None = None
+        self.start_time = start_time
         self.ended = False
-        #: the requests were reported as child calls: no usage, cost or metrics here
         self.container = False
         self.usage: Usage | None = None
         self.cost: Cost = UNPRICED_COST
@@ -336,12 +439,7 @@ class Call:
         self.duration = 0.0
         self.time_to_first_chunk: float | None = None
         self.error_type: str | None = None
-        #: the keyword arguments the SDK method is called with (an instrumentor may add some)
-        self.kwargs: dict[str, Any] | None = None
-        #: a blocking budget's reservation, settled by the budget listener
-        self.reservation: Any = None
-        #: whatever the instrumentor needs to remember between sending and reading the result
-        self.state: Any = None
+        self.finish_kind: str = sc.FINISH_OTHER
         self._token: object = None
         self._call_token: Any = None
 
@@ -362,19 +460,22 @@ class Call:
             _current_call.reset(self._call_token)
             self._call_token = None
 
-    def first_chunk(self) -> None:
+    def first_chunk(self, seconds: float | None = None) -> None:
+        """The first chunk of a stream arrived (now, or ``seconds`` after the start)."""
         if self.time_to_first_chunk is None:
-            self.time_to_first_chunk = perf_counter() - self.started
+            self.time_to_first_chunk = perf_counter() - self.started if seconds is None else seconds
 
     # -- ending ---------------------------------------------------------------------------------
 
-    def end(self, response: Response, *, end_time: int | None = None) -> None:
+    def end(
+        self, response: Response, *, end_time: int | None = None, container: bool = False
+    ) -> None:
         """The call succeeded (a stream: it was read, closed or dropped). ``end_time`` (ns
         since the epoch) ends a call reported after it happened."""
         if self.ended:
             return
         self.ended = True
-        self._finish(response, None, end_time)
+        self.emitter.finish(self, response, None, end_time, container)
 
     def fail(
         self,
@@ -382,60 +483,39 @@ class Call:
         response: Response = EMPTY_RESPONSE,
         *,
         end_time: int | None = None,
+        container: bool = False,
     ) -> None:
         """The call (or the reading of its stream) raised ``exc``; ``response`` holds what
         arrived before."""
         if self.ended:
             return
         self.ended = True
-        self._finish(response, type(exc).__qualname__, end_time)
+        self.emitter.finish(self, response, exc, end_time, container)
 
-    def _finish(self, response: Response, error_type: str | None, end_time: int | None) -> None:
+    def finished(
+        self,
+        response: Response,
+        error: BaseException | None,
+        end_time: int | None,
+        container: bool,
+        usage: Usage | None,
+        cost: Cost,
+    ) -> None:
+        """The emitter writes the outcome (only ``Emitter.finish`` calls this)."""
         if end_time is not None and self.start_time is not None:
             self.duration = (end_time - self.start_time) / 1e9
         else:
             self.duration = perf_counter() - self.started
         self.response = response
-        self.error_type = error_type
-        emitter = self.emitter
-        request = self.request
-        if self.container:
-            self.cost = NOT_BILLED  # its requests were priced as child calls
-        elif response.usage is not None:
-            usage = self.usage = response.usage
-            try:
-                self.cost = emitter.price_book.cost(
-                    usage, request.provider, response.model, request.model, response.price_context
-                )
-            except Exception as exc:  # a price that cannot be computed is an unpriced call
-                _guard.report("pricing", exc)
-        elif error_type is not None:
-            self.cost = NOT_BILLED
-        # Span, metrics and listeners fail independently: a bug in one must neither leave the
-        # span open nor keep the spend from the budgets.
-        span = self.span
-        if span is not None:
-            try:
-                span.set_attributes(self._span_attributes(response, error_type))
-                if error_type is not None:
-                    span.set_status(Status(StatusCode.ERROR, error_type))
-            except Exception as exc:
-                _guard.report("span", exc)
-            finally:
-                span.end(end_time)
-        if not self.container:
-            try:
-                series = emitter._series_for(request, response.model, self.attribution)
-                emitter._record(self, series, error_type)
-            except Exception as exc:
-                _guard.report("metrics", exc)
-        for listener in emitter.listeners:
-            try:
-                listener(self)
-            except Exception as exc:
-                _guard.report("listener", exc)
+        self.container = container
+        self.usage = usage
+        self.cost = cost
+        error_type = self.error_type = type(error).__qualname__ if error is not None else None
+        self.finish_kind = finish_kind(response.finish_reasons, error_type)
 
-    def _span_attributes(self, response: Response, error_type: str | None) -> dict[str, Any]:
+    def span_attributes(self) -> dict[str, Any]:
+        """What the span learns when the call ends."""
+        response, error_type = self.response, self.error_type
         attributes: dict[str, Any] = {}
         if response.model:
             attributes[sc.GEN_AI_RESPONSE_MODEL] = response.model

@@ -1,4 +1,4 @@
-"""The instruments of DESIGN §3: names, units, descriptions and bucket boundaries."""
+"""tokentrail's instruments: names (``names``), units, descriptions and bucket boundaries."""
 
 from __future__ import annotations
 
@@ -6,14 +6,7 @@ from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
 
-from . import semconv as sc
-
-__all__ = [
-    "CallInstruments",
-    "create_alerts_counter",
-    "create_budget_gauges",
-    "create_budget_store_errors_counter",
-]
+from .. import names as sc
 
 Callback = Callable[[CallbackOptions], Iterable[Observation]]
 

@@ -1,5 +1,12 @@
-"""What a call asked for and what came back, as plain data: the extractors fill these and the
-emitter reads them. Nothing here touches OpenTelemetry."""
+"""What a call asked for and what came back, as immutable plain data: an instrumentor describes
+the request before it is sent and the response once it is over; the emitter and the budgets
+read them. Nothing here touches OpenTelemetry.
+
+Both are frozen: a budget action that changes a call (another model, a lower output cap)
+makes a new ``Request`` with ``changed()``, so the caller's request, the one that was sent and
+the span that reports them cannot drift apart. (Slotted classes rather than frozen
+dataclasses: two are built per call, and a frozen dataclass costs several times as much.)
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,37 @@ from typing import Any
 
 from ..usage import Usage
 
-__all__ = ["EMPTY_RESPONSE", "Request", "Response"]
+_set = object.__setattr__
 
 
-class Request:
+class _Frozen:
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; use changed()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def changed(self, **fields: Any) -> Any:
+        """A copy with ``fields`` replaced."""
+        copy = object.__new__(type(self))
+        for name in self.__slots__:
+            _set(copy, name, fields.pop(name) if name in fields else getattr(self, name))
+        if fields:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(fields)}")
+        return copy
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__slots__
+            if getattr(self, name) not in (None, (), False) and name != "prompt"
+        )
+        return f"{type(self).__name__}({shown})"
+
+
+class Request(_Frozen):
     """What a call asks for, as known before it is sent."""
 
     __slots__ = (
@@ -26,6 +60,19 @@ class Request:
         "stream",
         "temperature",
     )
+    operation: str
+    provider: str
+    model: str | None
+    server_address: str | None
+    server_port: int | None
+    stream: bool
+    max_tokens: int | None
+    temperature: float | None
+    #: extra span attributes (captured content), set only when asked for
+    attributes: Mapping[str, Any] | None
+    #: the request's content as the SDK got it (messages, input ...), never recorded:
+    #: budgets estimate a call's worst case from it (``usage.estimate_tokens``)
+    prompt: Any
 
     def __init__(
         self,
@@ -41,25 +88,31 @@ class Request:
         attributes: Mapping[str, Any] | None = None,
         prompt: Any = None,
     ) -> None:
-        self.operation = operation
-        self.provider = provider
-        self.model = model
-        self.server_address = server_address
-        self.server_port = server_port
-        self.stream = stream
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        #: extra span attributes (captured content), set only when asked for
-        self.attributes = attributes
-        #: the request's content as the SDK got it (messages, input ...), never recorded:
-        #: budgets estimate a call's worst case from it (``usage.estimate_tokens``)
-        self.prompt = prompt
+        s = _set
+        s(self, "operation", operation)
+        s(self, "provider", provider)
+        s(self, "model", model)
+        s(self, "server_address", server_address)
+        s(self, "server_port", server_port)
+        s(self, "stream", stream)
+        s(self, "max_tokens", max_tokens)
+        s(self, "temperature", temperature)
+        s(self, "attributes", attributes)
+        s(self, "prompt", prompt)
 
 
-class Response:
+class Response(_Frozen):
     """What came back: usage and response metadata. Every field may be unknown."""
 
     __slots__ = ("attributes", "finish_reasons", "id", "model", "price_context", "usage")
+    usage: Usage | None
+    model: str | None
+    id: str | None
+    finish_reasons: tuple[str, ...] | None
+    #: price variants, e.g. (("service_tier", "priority"),)
+    price_context: tuple[tuple[str, str], ...]
+    #: extra span attributes (captured content), set only when asked for
+    attributes: Mapping[str, Any] | None
 
     def __init__(
         self,
@@ -71,13 +124,13 @@ class Response:
         price_context: tuple[tuple[str, str], ...] = (),
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
-        self.usage = usage
-        self.model = model
-        self.id = id
-        self.finish_reasons = finish_reasons
-        #: price variants, e.g. (("service_tier", "priority"),)
-        self.price_context = price_context
-        self.attributes = attributes
+        s = _set
+        s(self, "usage", usage)
+        s(self, "model", model)
+        s(self, "id", id)
+        s(self, "finish_reasons", finish_reasons)
+        s(self, "price_context", price_context)
+        s(self, "attributes", attributes)
 
 
 EMPTY_RESPONSE = Response()

@@ -1,15 +1,20 @@
-"""Streams: pass every item through to the caller, let an accumulator watch them, and end the
-call exactly once — when the stream is drained, fails, is closed, leaves its ``with`` block,
-or is garbage-collected after the caller broke out of it.
+"""Streams: pass every item through to the caller, let an observer watch them, and tell it
+exactly once that the stream is over — drained, failed, closed, left its ``with`` block, or
+dropped by the caller and garbage-collected.
 
 The proxies are ``wrapt.ObjectProxy`` objects, so ``isinstance(stream, openai.Stream)``,
-``.response``, ``.close()`` and the SDKs' own stream helpers keep working. An accumulator is
-a small per-provider object:
+``.response``, ``.close()`` and the SDKs' own stream helpers keep working. They wrap SDK
+stream objects and plain generators alike (google-genai streams are generators, which send
+their request inside ``next()``: ``activate=`` makes the call current around each ``next()``).
 
-* ``add(item) -> bool``: look at one item (cheaply: this runs per chunk); return False to hide
-  the item from the caller (the usage-only chunk of an ``include_usage`` the caller did not ask
-  for);
-* ``response() -> Response``: what the stream reported, once it is over.
+An observer has ``add(item) -> bool`` (look at one item, cheaply: this runs per chunk; False
+hides the item from the caller) and ``end(error)`` (once). The usual observer is
+``CallStream``: it feeds a per-provider *accumulator* (``add(item) -> bool`` and
+``response() -> Response``, what the stream reported once it is over) and ends the call.
+
+A stream the caller dropped is reported from its finaliser, but not *in* it: ``__del__`` runs
+wherever the garbage collector happens to run, in the middle of the caller's code, so the
+ending is handed to tokentrail's finaliser thread (``_background.defer``), never run there.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from typing import Any, Protocol
 import wrapt
 
 from .. import _guard
+from .._background import defer
 from .emitter import Call
 from .records import EMPTY_RESPONSE, Response
 
-__all__ = ["AsyncStreamProxy", "StreamAccumulator", "StreamProxy", "watch_async", "watch_sync"]
+_CHUNK = _guard.site("stream.chunk", None)
+_RESPONSE = _guard.site("stream.response", None)
+_END = _guard.site("stream.end", None)
 
 
 class StreamAccumulator(Protocol):
@@ -32,67 +40,102 @@ class StreamAccumulator(Protocol):
     def response(self) -> Response: ...
 
 
-def _end(call: Call, accumulator: StreamAccumulator, exc: BaseException | None) -> None:
-    if call.ended:
-        return
-    failure = None
-    try:
-        response = accumulator.response()
-    except Exception as error:
-        failure, response = error, EMPTY_RESPONSE
-    try:
-        if exc is None:
-            call.end(response)
-        else:
-            call.fail(exc, response)
-    except Exception as error:
-        _guard.report("stream.end", error)
-    # reported after the call has ended: strict mode re-raises, and a call left open would
-    # be ended a second time when the stream is collected
-    if failure is not None:
-        _guard.report("stream.response", failure)
+class StreamObserver(Protocol):
+    @property
+    def ended(self) -> bool: ...
+
+    def add(self, item: Any) -> bool: ...
+
+    def end(self, error: BaseException | None) -> None: ...
 
 
-def _add(call: Call, accumulator: StreamAccumulator, item: Any) -> bool:
-    if call.time_to_first_chunk is None:
-        call.first_chunk()
-    try:
-        return accumulator.add(item)
-    except Exception as error:
-        _guard.report("stream.chunk", error)
-        return True
+class CallStream:
+    """The observer of a call's stream: an accumulator reads the items, and the call ends
+    with what it reports."""
+
+    __slots__ = ("accumulator", "call")
+
+    def __init__(self, call: Call, accumulator: StreamAccumulator) -> None:
+        self.call = call
+        self.accumulator = accumulator
+
+    @property
+    def ended(self) -> bool:
+        return self.call.ended
+
+    def add(self, item: Any) -> bool:
+        call = self.call
+        if call.time_to_first_chunk is None:
+            call.first_chunk()
+        try:
+            return self.accumulator.add(item)
+        except Exception as error:
+            _guard.report(_CHUNK, error)
+            return True
+
+    def end(self, error: BaseException | None) -> None:
+        call = self.call
+        if call.ended:
+            return
+        failure = None
+        try:
+            response = self.accumulator.response()
+        except Exception as exc:
+            failure, response = exc, EMPTY_RESPONSE
+        try:
+            if error is None:
+                call.end(response)
+            else:
+                call.fail(error, response)
+        except Exception as exc:
+            _guard.report(_END, exc)
+        # reported after the call has ended: strict mode re-raises, and a call left open
+        # would be ended a second time when the stream is collected
+        if failure is not None:
+            _guard.report(_RESPONSE, failure)
 
 
 class StreamProxy(wrapt.ObjectProxy):
-    """A synchronous SDK stream (``openai.Stream``, ``anthropic.Stream``) that reports itself."""
+    """A synchronous stream (``openai.Stream``, ``anthropic.Stream``, a generator) that
+    reports itself. ``activate``: the call to make current around each ``next()``."""
 
-    def __init__(self, wrapped: Any, call: Call, accumulator: StreamAccumulator) -> None:
+    def __init__(self, wrapped: Any, observer: StreamObserver, activate: Call | None = None):
         super().__init__(wrapped)
-        self._self_call = call
-        self._self_accumulator = accumulator
+        self._self_observer = observer
+        self._self_activate = activate
 
     def __iter__(self) -> Iterator[Any]:
         return self
 
     def __next__(self) -> Any:
-        call, accumulator, stream = self._self_call, self._self_accumulator, self.__wrapped__
+        observer, stream, call = self._self_observer, self.__wrapped__, self._self_activate
         while True:
             try:
-                item = stream.__next__()
+                if call is None:
+                    item = stream.__next__()
+                else:
+                    call.activate()
+                    try:
+                        item = stream.__next__()
+                    finally:
+                        call.deactivate()
             except StopIteration:
-                _end(call, accumulator, None)
+                observer.end(None)
                 raise
             except BaseException as exc:
-                _end(call, accumulator, exc)
+                observer.end(exc)
                 raise
-            if _add(call, accumulator, item):
+            if observer.add(item):
                 return item
 
     def close(self) -> Any:
         try:
-            return self.__wrapped__.close()
-        finally:
-            _end(self._self_call, self._self_accumulator, None)
+            result = self.__wrapped__.close()
+        except BaseException as exc:
+            self._self_observer.end(exc)
+            raise
+        self._self_observer.end(None)
+        return result
 
     def __enter__(self) -> StreamProxy:
         self.__wrapped__.__enter__()
@@ -102,44 +145,61 @@ class StreamProxy(wrapt.ObjectProxy):
         try:
             return self.__wrapped__.__exit__(exc_type, exc, tb)
         finally:
-            _end(self._self_call, self._self_accumulator, exc)
+            self._self_observer.end(exc)
 
     def __del__(self) -> None:
-        call = getattr(self, "_self_call", None)
-        if call is not None and not call.ended:
-            _end(call, self._self_accumulator, None)
+        observer = getattr(self, "_self_observer", None)
+        if observer is not None and not observer.ended:
+            defer(observer.end, None)
 
 
 class AsyncStreamProxy(wrapt.ObjectProxy):
-    """An asynchronous SDK stream (``openai.AsyncStream``, ``anthropic.AsyncStream``)."""
+    """An asynchronous stream (``openai.AsyncStream``, ``anthropic.AsyncStream``, an async
+    generator)."""
 
-    def __init__(self, wrapped: Any, call: Call, accumulator: StreamAccumulator) -> None:
+    def __init__(self, wrapped: Any, observer: StreamObserver, activate: Call | None = None):
         super().__init__(wrapped)
-        self._self_call = call
-        self._self_accumulator = accumulator
+        self._self_observer = observer
+        self._self_activate = activate
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
 
     async def __anext__(self) -> Any:
-        call, accumulator, stream = self._self_call, self._self_accumulator, self.__wrapped__
+        observer, stream, call = self._self_observer, self.__wrapped__, self._self_activate
         while True:
             try:
-                item = await stream.__anext__()
+                if call is None:
+                    item = await stream.__anext__()
+                else:
+                    call.activate()
+                    try:
+                        item = await stream.__anext__()
+                    finally:
+                        call.deactivate()
             except StopAsyncIteration:
-                _end(call, accumulator, None)
+                observer.end(None)
                 raise
             except BaseException as exc:
-                _end(call, accumulator, exc)
+                observer.end(exc)
                 raise
-            if _add(call, accumulator, item):
+            if observer.add(item):
                 return item
 
     async def close(self) -> Any:
+        return await self._closing(self.__wrapped__.close)
+
+    async def aclose(self) -> Any:
+        return await self._closing(self.__wrapped__.aclose)
+
+    async def _closing(self, close: Any) -> Any:
         try:
-            return await self.__wrapped__.close()
-        finally:
-            _end(self._self_call, self._self_accumulator, None)
+            result = await close()
+        except BaseException as exc:
+            self._self_observer.end(exc)
+            raise
+        self._self_observer.end(None)
+        return result
 
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()
@@ -149,67 +209,15 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
         try:
             return await self.__wrapped__.__aexit__(exc_type, exc, tb)
         finally:
-            _end(self._self_call, self._self_accumulator, exc)
+            self._self_observer.end(exc)
 
     def __del__(self) -> None:
-        call = getattr(self, "_self_call", None)
-        if call is not None and not call.ended:
-            _end(call, self._self_accumulator, None)
+        observer = getattr(self, "_self_observer", None)
+        if observer is not None and not observer.ended:
+            defer(observer.end, None)
 
 
-def watch_sync(iterator: Iterator[Any], call: Call, accumulator: StreamAccumulator):
-    """Wrap a plain generator (google-genai streams have no stream object).
-
-    Such a generator does its work (sends its requests) inside ``next()``, so the call is
-    made current around each ``next()``; closing the wrapper closes the generator first, as
-    ``yield from`` does, so that whatever it holds is finished before the call ends."""
-    try:
-        while True:
-            call.activate()
-            try:
-                item = next(iterator)
-            except StopIteration:
-                break
-            finally:
-                call.deactivate()
-            if _add(call, accumulator, item):
-                yield item
-    except GeneratorExit:  # the caller closed the generator or dropped it
-        try:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
-        finally:
-            _end(call, accumulator, None)
-        raise
-    except BaseException as exc:
-        _end(call, accumulator, exc)
-        raise
-    _end(call, accumulator, None)
-
-
-async def watch_async(iterator: AsyncIterator[Any], call: Call, accumulator: StreamAccumulator):
-    """Wrap a plain async generator (see ``watch_sync``)."""
-    try:
-        while True:
-            call.activate()
-            try:
-                item = await iterator.__anext__()
-            except StopAsyncIteration:
-                break
-            finally:
-                call.deactivate()
-            if _add(call, accumulator, item):
-                yield item
-    except GeneratorExit:
-        try:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        finally:
-            _end(call, accumulator, None)
-        raise
-    except BaseException as exc:
-        _end(call, accumulator, exc)
-        raise
-    _end(call, accumulator, None)
+def watch(stream: Any, call: Call, accumulator: StreamAccumulator, *, asynchronous: bool) -> Any:
+    """``stream`` (an SDK stream object) as a proxy that ends ``call`` from ``accumulator``."""
+    proxy = AsyncStreamProxy if asynchronous else StreamProxy
+    return proxy(stream, CallStream(call, accumulator))

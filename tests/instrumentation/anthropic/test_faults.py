@@ -1,4 +1,5 @@
-"""Fault injection at every internal step around an anthropic call (DESIGN §7, zone 2).
+"""Fault injection at every internal step around an anthropic call (docs/architecture.md,
+error zone 2).
 
 In production (``lenient``) a failing step costs telemetry, never the call: the caller gets
 what the SDK alone gives (compared with the same calls made with instrumentation suppressed,
@@ -7,12 +8,10 @@ proves each step is guarded by ``_guard`` rather than by luck."""
 
 from __future__ import annotations
 
-import gc
-
 import pytest
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from tests.instrumentation.driver import InjectedFault, explode, runtime_of
+from tests.instrumentation.driver import InjectedFault, collected, explode, runtime_of
 from tokentrail import _guard
 from tokentrail.fakes.anthropic import FakeAnthropic
 from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
@@ -26,8 +25,8 @@ EMITTER = "tokentrail.telemetry.emitter"
 
 COMMON = {
     "pricing": "tokentrail.pricing.book.PriceBook.cost",
-    "span": f"{EMITTER}.Call._span_attributes",
-    "metrics": f"{EMITTER}.Emitter._record",
+    "span": f"{EMITTER}.Call.span_attributes",
+    "metrics": f"{EMITTER}.Emitter.record",
     "listener": "listener",
     "native-span": f"{NATIVE}.NonRecordingSpan",
 }
@@ -103,7 +102,7 @@ def test_a_failing_step_leaves_the_result_unchanged(lenient, api, break_step, sh
     break_step(STEPS[shape][step])
 
     assert output(make_api(api), shape) == expected
-    gc.collect()  # a stream dropped with a broken step ends quietly too
+    collected()  # a stream dropped with a broken step ends quietly too
     assert _guard.error_counts, "the fault was not reached"
 
 

@@ -1,4 +1,4 @@
-"""``AnthropicInstrumentor``: how it is found (public API, ``PROVIDERS``, the entry point),
+"""``AnthropicInstrumentor``: how it is found (public API, the provider list, the entry point),
 what it patches, and that ``uninstrument()`` puts every patched function back."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from packaging.specifiers import SpecifierSet
 
 import tokentrail
 from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
+from tokentrail.instrumentation.providers import BY_NAME
 
 from .conftest import REQUEST
 
@@ -38,11 +39,10 @@ def current(target):
 def test_it_is_importable_from_tokentrail_and_registered():
     assert tokentrail.AnthropicInstrumentor is AnthropicInstrumentor
     assert "AnthropicInstrumentor" in tokentrail.__all__
-    assert tokentrail.PROVIDERS["anthropic"] == (
-        "anthropic",
-        "tokentrail.instrumentation.anthropic:AnthropicInstrumentor",
-        "tokentrail_anthropic",
-    )
+    provider = BY_NAME["anthropic"]
+    assert provider.module == "anthropic"
+    assert provider.instrumentor() is AnthropicInstrumentor
+    assert provider.entry_point == "tokentrail_anthropic"
     (entry_point,) = entry_points(group="opentelemetry_instrumentor", name="tokentrail_anthropic")
     assert entry_point.load() is AnthropicInstrumentor
 

@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import tokentrail
+from tokentrail import names as sc
 from tokentrail.instrumentation.anthropic import native
-from tokentrail.telemetry import semconv as sc
 
 from .conftest import MESSAGES, MODEL, REQUEST
 

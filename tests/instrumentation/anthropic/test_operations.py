@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 import tokentrail
-from tokentrail.telemetry import semconv as sc
+from tokentrail import names as sc
 
 from .conftest import MESSAGES, MODEL, REQUEST
 

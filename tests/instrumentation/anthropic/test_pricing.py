@@ -11,10 +11,10 @@ from anthropic.types import MessageDeltaUsage
 from anthropic.types import Usage as AnthropicUsage
 from anthropic.types.beta import BetaUsage
 
+from tokentrail import names as sc
 from tokentrail.fakes.anthropic import FakeAnthropic
 from tokentrail.instrumentation.anthropic import extractors as ex
 from tokentrail.pricing import PriceBook
-from tokentrail.telemetry import semconv as sc
 from tokentrail.usage import Usage
 
 from .conftest import MODEL, REQUEST, Api

@@ -7,7 +7,7 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from tokentrail.telemetry import semconv as sc
+from tokentrail import names as sc
 
 from .conftest import REQUEST
 

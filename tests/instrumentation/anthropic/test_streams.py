@@ -6,8 +6,6 @@ stream: ``messages.create(stream=True)`` (an ``anthropic.Stream`` of raw events)
 
 from __future__ import annotations
 
-import gc
-
 import anthropic
 import httpx2
 import pytest
@@ -21,8 +19,9 @@ from anthropic.lib.streaming import (
 )
 from opentelemetry.trace import StatusCode
 
+from tests.instrumentation.driver import collected
+from tokentrail import names as sc
 from tokentrail.fakes.anthropic import OVERLOADED_EVENT
-from tokentrail.telemetry import semconv as sc
 from tokentrail.telemetry.stream import StreamProxy
 
 from .conftest import REQUEST
@@ -61,7 +60,7 @@ def test_a_drained_stream_ends_once_with_its_final_usage(instrumented, api, kind
     assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == final.usage.output_tokens
     if kind == "create":
         api.close(opener)  # closing again changes nothing
-    gc.collect()
+    collected()
     assert len(instrumented.spans()) == 1
     assert instrumented.value(sc.METRIC_REQUESTS) == 1
 
@@ -82,7 +81,7 @@ def test_a_stream_broken_out_of_and_dropped_ends_when_collected(instrumented, ap
     assert instrumented.spans() == []
 
     del stream
-    gc.collect()
+    collected()
     assert_partial(instrumented.span(), deltas=2)
 
 
@@ -93,7 +92,7 @@ def test_a_stream_helper_entered_and_dropped_ends_when_collected(instrumented, a
     assert instrumented.spans() == []
 
     del stream, manager
-    gc.collect()
+    collected()
     assert_partial(instrumented.span(), deltas=1)
 
 

@@ -16,6 +16,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 import tokentrail
 from tokentrail.fakes.google_genai import FakeGemini
 from tokentrail.instrumentation.google_genai import GoogleGenAIInstrumentor, patch
+from tokentrail.instrumentation.providers import BY_NAME
 
 from .conftest import MODEL, Gemini, get_weather
 
@@ -75,11 +76,10 @@ def test_it_is_registered_everywhere():
     assert entry_point.load() is GoogleGenAIInstrumentor
     assert tokentrail.GoogleGenAIInstrumentor is GoogleGenAIInstrumentor
     assert "GoogleGenAIInstrumentor" in tokentrail.__all__
-    assert tokentrail.PROVIDERS["google_genai"] == (
-        "google.genai",
-        "tokentrail.instrumentation.google_genai:GoogleGenAIInstrumentor",
-        "tokentrail_google_genai",
-    )
+    provider = BY_NAME["google_genai"]
+    assert provider.module == "google.genai"
+    assert provider.instrumentor() is GoogleGenAIInstrumentor
+    assert provider.entry_point == "tokentrail_google_genai"
     assert list(GoogleGenAIInstrumentor().instrumentation_dependencies()) == [
         "google-genai >= 1.0, < 4"
     ]

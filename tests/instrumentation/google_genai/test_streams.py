@@ -4,11 +4,12 @@ closed, failed, dropped unread), its call ends exactly once with what arrived.""
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import pytest
 from google.genai import errors
 from opentelemetry.trace import StatusCode
+
+from tests.instrumentation.driver import collected
 
 REQUESTS = "tokentrail.requests"
 
@@ -18,7 +19,7 @@ def _finished_spans(gemini, telemetry, n: int = 1) -> list:
     reference goes (an exception's traceback may hold one until the cycle collector runs);
     an async one by its event loop, a few iterations later."""
     if len(telemetry.spans()) < n:
-        gc.collect()
+        collected()
     for _ in range(20):
         if len(telemetry.spans()) >= n or not gemini.asynchronous:
             break
@@ -105,6 +106,7 @@ def test_an_application_error_while_reading_is_not_the_streams(gemini, instrumen
 def test_a_stream_never_read_sends_nothing_and_counts_nothing(gemini, instrumented):
     stream = gemini.stream()
     del stream  # never started: nothing of it ran
+    collected()
 
     assert gemini.fake.requests == []
     span = instrumented.span()  # ended, so that nothing stays open

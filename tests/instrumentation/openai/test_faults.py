@@ -1,4 +1,5 @@
-"""Fault injection at every internal step around an openai call (DESIGN §7, zone 2).
+"""Fault injection at every internal step around an openai call (docs/architecture.md,
+error zone 2).
 
 In production (``lenient``) a failing step costs telemetry, never the call: the caller gets
 the SDK's own result object, or exactly the chunks the SDK's stream yielded. In strict mode
@@ -7,12 +8,10 @@ the SDK's own result object, or exactly the chunks the SDK's stream yielded. In 
 
 from __future__ import annotations
 
-import gc
-
 import openai
 import pytest
 
-from tests.instrumentation.driver import InjectedFault, explode, runtime_of
+from tests.instrumentation.driver import InjectedFault, collected, explode, runtime_of
 from tokentrail import _guard
 from tokentrail.instrumentation.openai import OpenAIInstrumentor
 
@@ -28,8 +27,8 @@ PLAIN_STEPS = {
     "prepare": f"{PATCH}.ChatCompletions.prepare",
     "response": f"{PATCH}.ChatCompletions.response",
     "pricing": "tokentrail.pricing.book.PriceBook.cost",
-    "span": f"{EMITTER}.Call._span_attributes",
-    "metrics": f"{EMITTER}.Emitter._record",
+    "span": f"{EMITTER}.Call.span_attributes",
+    "metrics": f"{EMITTER}.Emitter.record",
     "listener": "listener",
 }
 STREAM_STEPS = {
@@ -38,8 +37,8 @@ STREAM_STEPS = {
     "accumulator.add": f"{STREAMS}.CompletionStreamAccumulator.add",
     "accumulator.response": f"{STREAMS}.CompletionStreamAccumulator.response",
     "pricing": "tokentrail.pricing.book.PriceBook.cost",
-    "span": f"{EMITTER}.Call._span_attributes",
-    "metrics": f"{EMITTER}.Emitter._record",
+    "span": f"{EMITTER}.Call.span_attributes",
+    "metrics": f"{EMITTER}.Emitter.record",
     "listener": "listener",
 }
 
@@ -147,7 +146,7 @@ def test_stream_fault_is_raised_in_strict_mode(api, telemetry, break_step, targe
     with pytest.raises(InjectedFault):
         api.drain(chat(api, stream=True))
 
-    gc.collect()  # the stream, dropped: ends its call if still open, raising nothing
+    collected()  # the stream, dropped: ends its call if still open, raising nothing
     assert len(telemetry.spans()) <= 1
 
 
@@ -156,7 +155,7 @@ def test_failed_span_emission_still_ends_the_span_and_runs_listeners(
 ):
     """A bug in the span attributes must not leave the span open, nor skip the metrics and
     the listeners (budgets would miss the spend)."""
-    monkeypatch.setattr(f"{EMITTER}.Call._span_attributes", explode)
+    monkeypatch.setattr(f"{EMITTER}.Call.span_attributes", explode)
     ended = []
     runtime.emitter.listeners.append(ended.append)
 
@@ -171,7 +170,7 @@ def test_failed_span_emission_still_ends_the_span_and_runs_listeners(
 def test_failed_metric_recording_still_runs_listeners(
     api, telemetry, lenient, monkeypatch, runtime
 ):
-    monkeypatch.setattr(f"{EMITTER}.Emitter._record", explode)
+    monkeypatch.setattr(f"{EMITTER}.Emitter.record", explode)
     ended = []
     runtime.emitter.listeners.append(ended.append)
 

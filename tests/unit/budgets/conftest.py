@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from tokentrail import calc_cost
-from tokentrail.budgets.tracker import DEFAULT_MAX_OUTPUT_TOKENS, to_micros, to_usd
+from tokentrail.budgets.money import to_nanos_ceil, to_usd
+from tokentrail.budgets.tracker import DEFAULT_MAX_OUTPUT_TOKENS
 from tokentrail.fakes.openai import FakeOpenAI
 from tokentrail.usage import Usage, estimate_tokens
 
@@ -28,7 +29,7 @@ def reservation(max_tokens: int | None, messages=MESSAGES) -> Decimal:
         input_tokens=estimate_tokens(messages),
         output_tokens=max_tokens or DEFAULT_MAX_OUTPUT_TOKENS,
     )
-    return to_usd(to_micros(calc_cost(usage, MODEL, "openai").amount_usd))
+    return to_usd(to_nanos_ceil(calc_cost(usage, MODEL, "openai").amount_usd))
 
 
 @pytest.fixture

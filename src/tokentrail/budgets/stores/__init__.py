@@ -2,13 +2,13 @@
 Redis, shared by every process and host that uses the same server (``RedisBudgetStore``).
 
 Both hold, per budget *slot* (a budget, or one key of a ``per=`` budget) and per window
-bucket, two integers in micro-USD: ``settled`` (what finished calls cost) and ``held`` (the
-worst-case reservations of blocking calls in flight). A blocking call is admitted when
-``settled + held + its reservation <= limit``; warnings and the exceeded alert compare
-``settled``. Every operation below is atomic across all the charges it is given.
+bucket, two integers in nano-USD (``budgets.money``): ``settled`` (what finished calls
+cost) and ``held`` (the worst-case reservations of blocking calls in flight). A blocking call
+is admitted when ``settled + held + its reservation <= limit``; warnings and the exceeded
+alert compare ``settled``. Every operation below is atomic across all the charges it is given.
 
-Amounts are rounded *up* to the micro-USD, so a budget never under-counts (a call that costs
-$0.0000012 counts $0.000002).
+Settled amounts are exact (the tracker carries each budget's sub-nano remainder to its next
+call); reservations are rounded up, so a reservation never holds less than its worst case.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..models import Span
-
-__all__ = ["EXCEEDED", "BudgetStore", "Charge", "Recorded", "Refusal"]
 
 #: the claim label of the "limit reached" alert (warnings use their fraction, e.g. "0.8")
 EXCEEDED = "1"
@@ -34,13 +32,13 @@ class Charge:
 
     slot: str
     span: Span
-    #: micro-USD added to the settled spending
+    #: nano-USD added to the settled spending
     settled: int = 0
-    #: micro-USD added to the reservations in flight (negative: released)
+    #: nano-USD added to the reservations in flight (negative: released)
     held: int = 0
-    #: micro-USD; ``reserve`` admits only if ``settled + held + self.held <= limit``
+    #: nano-USD; ``reserve`` admits only if ``settled + held + self.held <= limit``
     limit: int = 0
-    #: ``(level in micro-USD, label)``: after ``record``, claim each label whose level the
+    #: ``(level in nano-USD, label)``: after ``record``, claim each label whose level the
     #: settled spending has reached, once per window (across processes for Redis)
     thresholds: tuple[tuple[int, str], ...] = ()
 

@@ -8,8 +8,6 @@ import time
 from ..models import Span
 from . import EXCEEDED, Charge, Recorded, Refusal
 
-__all__ = ["MemoryBudgetStore"]
-
 #: how often (seconds) expired counters and claims are dropped
 _SWEEP_INTERVAL_S = 60.0
 

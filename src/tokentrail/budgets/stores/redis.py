@@ -4,10 +4,12 @@ Each operation is one Lua script, so it is atomic and costs one round trip: ``re
 checks every blocking budget of a call and holds its worst case in all of them, or in none;
 ``record`` adds spending, releases reservations and claims the alerts whose threshold was
 reached (``SET NX`` with the window's expiry, so an alert fires once per window across all
-processes). Amounts are integer micro-USD in a hash per budget slot and window bucket
+processes). Amounts are integer nano-USD in a hash per budget slot and window bucket
 (fields ``s`` settled and ``h`` held), which expires with its window (``EXPIREAT``).
 
-Keys: ``{prefix}:s:<budget>:<key>:<bucket>`` and ``{prefix}:a:<budget>:<key>:<label>:<window>``
+Keys: ``{prefix}:n:<budget>:<key>:<bucket>`` (``n``: nano-USD; tokentrail 0.1 kept
+micro-USD under ``:s:``, which this one neither reads nor writes) and
+``{prefix}:a:<budget>:<key>:<label>:<window>``
 (``<key>`` is ``-`` or a hash of the ``per=`` value: user ids are not stored in clear). The
 default prefix ``{tokentrail}`` is a Redis Cluster hash tag, so one script's keys share a slot.
 
@@ -27,8 +29,6 @@ from typing import Any
 from ...exceptions import BudgetStoreUnavailableError, ConfigurationError
 from ..models import Span
 from . import EXCEEDED, Charge, Recorded, Refusal
-
-__all__ = ["RedisBudgetStore"]
 
 logger = logging.getLogger("tokentrail")
 
@@ -235,7 +235,7 @@ class RedisBudgetStore:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _bucket_keys(self, slot: str, span: Span) -> list[str]:
-        base = f"{self.prefix}:s:{slot}:"
+        base = f"{self.prefix}:n:{slot}:"
         return [base + str(bucket) for bucket in span.buckets]
 
     def _claim_key(self, slot: str, label: str, span: Span) -> str:

@@ -7,7 +7,9 @@ import argparse
 import importlib.util
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -194,18 +196,19 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
         targets = telemetry.exporting_to or [_NO_EXPORT]
         for target in targets:
             print(f"  telemetry: {target}", file=out)
-    try:
-        rounds = 0
-        while args.forever or rounds < args.rounds:
-            for step in runner.round(steps):
-                runner.run(step)
-                progress.update(ledger, step.label)
-            rounds += 1
-    except KeyboardInterrupt:
-        pass
-    finally:
-        progress.finish()
-        runner.close()
+    with StopOnInterrupt(out) as stop:
+        try:
+            rounds = 0
+            while (args.forever or rounds < args.rounds) and not stop.requested:
+                for step in runner.round(steps):
+                    if stop.requested:
+                        break
+                    runner.run(step)
+                    progress.update(ledger, step.label)
+                rounds += 1
+        finally:
+            progress.finish()
+            runner.close()
     # every span has ended by now (the ledger sees them as they end): report, then linger
     tokentrail.flush(timeout=5)
     _report(ledger, out)
@@ -219,12 +222,48 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
         summary = ledger.summary() | {"alerts": alerts.summary()}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=2)
-    if args.linger > 0:
+    if args.linger > 0 and not stop.requested:
         print(f"serving /metrics for {args.linger:g} s more", file=out, flush=True)
-        time.sleep(args.linger)
+        with StopOnInterrupt(out) as stop:
+            stop.wait(args.linger)
     tokentrail.uninstrument()
     telemetry.shutdown()
     return 0
+
+
+class StopOnInterrupt:
+    """Ctrl-C asks the demo to stop: the step in progress finishes (a KeyboardInterrupt raised
+    wherever the signal lands — inside an SDK, a finaliser, an import — could be swallowed or
+    turn into an unrelated traceback), then the summary is printed. A second Ctrl-C stops at
+    once. Only the main thread can install a handler; elsewhere Ctrl-C keeps its default."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._event = threading.Event()
+        self._previous: Any = None
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> None:
+        self._event.wait(seconds)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._event.is_set():
+            raise KeyboardInterrupt
+        self._event.set()
+        print("\ninterrupted: finishing the call in progress, then the summary "
+              "(Ctrl-C again to stop now)", file=self.out, flush=True)  # fmt: skip
+
+    def __enter__(self) -> StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _report(ledger: Ledger, out: TextIO) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-from ...telemetry import semconv as sc
+from ... import names as sc
 
 
 @dataclass

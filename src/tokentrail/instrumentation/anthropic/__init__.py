@@ -24,7 +24,6 @@ class AnthropicInstrumentor(TokenTrailInstrumentor):
     ``parse`` and ``stream()`` and their ``beta.messages`` twins, sync and async, streamed or
     not, with one span per call whether or not the SDK's own tracing is on."""
 
-    provider: ClassVar[str] = "anthropic"
     instruments: ClassVar[tuple[str, ...]] = _instruments
 
     def patches(self) -> Iterable[Patch]:

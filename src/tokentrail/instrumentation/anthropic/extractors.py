@@ -11,23 +11,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ...telemetry import semconv as sc
+from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
 from .._content import input_messages
 from .._sdk import ClientCache, Endpoint, address_of, count, field, int_field
-
-__all__ = [
-    "Endpoint",
-    "endpoint_of",
-    "input_attributes",
-    "message_response",
-    "message_usage",
-    "output_messages",
-    "price_context",
-    "raw_body",
-    "text_output_messages",
-]
 
 # -- provider identity ------------------------------------------------------------------------
 

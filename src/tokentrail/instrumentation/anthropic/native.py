@@ -5,8 +5,9 @@ The SDK opens a ``CLIENT`` span per API call (``anthropic.messages.create``, sco
 makes it current while sending and writes its trace context into the request headers. A
 tokentrail span around the call would get it as a child: two spans carrying usage.
 
-So while a patched call is being sent, the SDK's ``start_api_call_span`` returns, instead of a
-new span, a non-recording stand-in that carries the context of tokentrail's span. The SDK
+So while a patched call is being sent (it is the ``current_call()``, and its span the current
+span), the SDK's ``start_api_call_span`` returns, instead of a new span, a non-recording
+stand-in that carries the context of tokentrail's span. The SDK
 then goes on as it does for a span it may not record but must propagate: it makes the stand-in
 current, writes *tokentrail's* trace context into each attempt's headers (as its
 ``propagation`` option says, after request signing, as usual), and skips all its attribute and
@@ -23,16 +24,15 @@ still records their tokens and cost as metrics), so there are never two.
 from __future__ import annotations
 
 import functools
-from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan
 
 from ... import _guard
-from ...telemetry.emitter import Call
+from ...telemetry.emitter import current_call
 
-__all__ = ["HOOK_MODULE", "HOOK_NAME", "native_tracing_on", "sending", "sent"]
+_STAND_IN = _guard.site("anthropic.native_span", None)
 
 #: where the SDK starts its call spans (``anthropic._base_client`` imports it by name)
 HOOK_MODULE = "anthropic._base_client"
@@ -51,19 +51,6 @@ def adoptable() -> bool:
     return hasattr(base_client, HOOK_NAME) or not hasattr(base_client.BaseClient, "open_telemetry")
 
 
-#: the call being sent in this context, until the SDK asks for its span
-_sending: ContextVar[Call | None] = ContextVar("tokentrail_anthropic_sending", default=None)
-
-
-def sending(call: Call) -> None:
-    """``call`` is about to be sent: the SDK's next call span in this context is its span."""
-    _sending.set(call)
-
-
-def sent() -> None:
-    _sending.set(None)
-
-
 def native_tracing_on(client: Any) -> bool:
     """Whether ``client`` opens spans of its own (its resolved ``open_telemetry`` option)."""
     options = getattr(client, "open_telemetry", None)
@@ -74,10 +61,9 @@ def native_tracing_on(client: Any) -> bool:
 def start_api_call_span(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
     """Wrapper of the SDK's ``start_api_call_span``: the call span of a call tokentrail is
     sending is a stand-in for tokentrail's span."""
-    call = _sending.get()
+    call = current_call()
     if call is None:
         return wrapped(*args, **kwargs)
-    _sending.set(None)
     try:
         span = call.span
         if span is not None and trace.get_current_span() is span and not call.ended:
@@ -85,7 +71,7 @@ def start_api_call_span(wrapped: Any, instance: Any, args: tuple, kwargs: dict[s
             if context.is_valid:
                 return NonRecordingSpan(context)
     except Exception as exc:
-        _guard.report("anthropic.native_span", exc)
+        _guard.report(_STAND_IN, exc)
     return wrapped(*args, **kwargs)
 
 

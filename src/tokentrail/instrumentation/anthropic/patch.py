@@ -23,11 +23,11 @@ from typing import Any
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from ... import _guard
+from ... import names as sc
 from ...runtime import Runtime
-from ...telemetry import semconv as sc
 from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
-from ...telemetry.stream import AsyncStreamProxy, StreamProxy
+from ...telemetry.stream import watch
 from .._base import Operation, Patch, async_wrapper, patch, raw_response_mode, sync_wrapper
 from .._sdk import given_float, given_int, given_str
 from . import extractors as ex
@@ -38,7 +38,10 @@ from .streams import (
     MessageStreamManagerProxy,
 )
 
-__all__ = ["patches"]
+_STREAM_MANAGER = _guard.site(
+    "anthropic.messages.stream_manager",
+    "tokentrail.instrumentation.anthropic.streams:MessageStreamManagerProxy.__init__",
+)
 
 
 class Messages(Operation):
@@ -60,7 +63,7 @@ class Messages(Operation):
             server_port=endpoint.port,
             stream=self.streams(kwargs),
             max_tokens=given_int(kwargs.get("max_tokens")),
-            temperature=given_float(kwargs.get("temperature")),
+            temperature=_temperature(kwargs),
             attributes=attributes,
             prompt=messages if system is None else (system, messages),
         )
@@ -71,13 +74,14 @@ class Messages(Operation):
     def traced(self, instance: Any) -> bool:
         return native.adoptable() or not native.native_tracing_on(instance._client)
 
-    def prepare(self, call: Call, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        native.sending(call)
-        return kwargs
+    def prepare(
+        self, request: Request, instance: Any, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], str | None]:
+        """The state is the ``with_raw_response``/``with_streaming_response`` marker."""
+        return kwargs, raw_response_mode(kwargs)
 
     def result(self, call: Call, result: Any) -> Any:
-        native.sent()
-        mode = raw_response_mode(call.kwargs or {})
+        mode = call.state
         if mode is None:
             if call.request.stream:
                 return self.stream_proxy(result, call)
@@ -96,8 +100,18 @@ class Messages(Operation):
         return ex.message_response(result, capture_content=self.capture_content)
 
     def stream_proxy(self, stream: Any, call: Call) -> Any:
-        proxy = AsyncStreamProxy if self.asynchronous else StreamProxy
-        return proxy(stream, call, MessageStreamAccumulator(capture_content=self.capture_content))
+        accumulator = MessageStreamAccumulator(capture_content=self.capture_content)
+        return watch(stream, call, accumulator, asynchronous=self.asynchronous)
+
+
+def _temperature(kwargs: dict[str, Any]) -> float | None:
+    """anthropic >= 1.0 has no ``temperature`` argument: it is sent in ``extra_body``."""
+    temperature = given_float(kwargs.get("temperature"))
+    if temperature is None:
+        extra = kwargs.get("extra_body")
+        if isinstance(extra, dict):
+            temperature = given_float(extra.get("temperature"))
+    return temperature
 
 
 class StreamHelper(Messages):
@@ -109,8 +123,12 @@ class StreamHelper(Messages):
     def streams(self, kwargs: dict[str, Any]) -> bool:
         return True
 
+    def prepare(
+        self, request: Request, instance: Any, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], str | None]:
+        return kwargs, None
+
     def result(self, call: Call, result: Any) -> Any:
-        native.sent()
         raw = getattr(result, "_raw_stream", None)
         if raw is None:  # a helper that keeps its events elsewhere: counted, unpriced
             call.end(EMPTY_RESPONSE)
@@ -135,7 +153,7 @@ def _stream_manager(asynchronous: bool) -> Callable[[Runtime], Callable[..., Any
             try:
                 return proxy(manager, enter, instance, kwargs)
             except Exception as exc:
-                _guard.report("anthropic.messages.stream", exc)
+                _guard.report(_STREAM_MANAGER, exc)
                 return manager
 
         wrapper._tokentrail = True  # type: ignore[attr-defined]

@@ -15,17 +15,11 @@ from typing import Any
 
 import wrapt
 
+from ... import names as sc
 from ...exceptions import TokenTrailError
-from ...telemetry import semconv as sc
 from ...telemetry.records import Response
 from ...telemetry.stream import AsyncStreamProxy, StreamProxy
 from . import extractors as ex
-
-__all__ = [
-    "AsyncMessageStreamManagerProxy",
-    "MessageStreamAccumulator",
-    "MessageStreamManagerProxy",
-]
 
 
 class MessageStreamAccumulator:

@@ -26,7 +26,6 @@ class GoogleGenAIInstrumentor(TokenTrailInstrumentor):
     chats), ``embed_content``, sync and async; every model request that automatic function
     calling or continuation sends is billed on its own."""
 
-    provider: ClassVar[str] = "google_genai"
     instruments: ClassVar[tuple[str, ...]] = _instruments
 
     def patches(self) -> Iterable[Patch]:

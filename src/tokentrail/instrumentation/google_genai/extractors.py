@@ -11,21 +11,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ...telemetry import semconv as sc
+from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
 from .._sdk import Endpoint, address_of, field, int_field
-
-__all__ = [
-    "Endpoint",
-    "embed_usage",
-    "endpoint_of",
-    "generate_response",
-    "model_name",
-    "request_tier",
-    "usage_of",
-]
-
 
 _endpoints: dict[tuple[Any, bool], Endpoint] = {}
 
@@ -70,6 +59,19 @@ def config_value(config: Any, name: str, wire_name: str) -> Any:
     if value is None and isinstance(config, Mapping):
         value = config.get(wire_name)
     return value
+
+
+def may_call_functions(config: Any) -> bool:
+    """Whether a call may make several model requests: automatic function calling runs when
+    ``config.tools`` holds something that is not a tool declaration (a Python function, an
+    MCP session) and ``automatic_function_calling.disable`` is not set."""
+    tools = config_value(config, "tools", "tools")
+    if not tools or isinstance(tools, (str, bytes)):
+        return False
+    if not any(not isinstance(t, Mapping) and not hasattr(type(t), "model_fields") for t in tools):
+        return False  # declarations only (Tool objects, dicts): the model's calls come back
+    afc = config_value(config, "automatic_function_calling", "automaticFunctionCalling")
+    return config_value(afc, "disable", "disable") is not True
 
 
 #: genai-prices price variants (``service_tier``) by the request's ``config.service_tier``

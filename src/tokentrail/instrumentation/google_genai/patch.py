@@ -5,279 +5,36 @@ Patched on ``Models`` and ``AsyncModels`` (``client.models``, ``client.aio.model
 * ``generate_content`` and ``generate_content_stream``: the user's call, span
   ``generate_content {model}``. Chats (``send_message[_stream]``) call these, once per model
   request, so they are counted through them and not patched themselves.
-* ``_generate_content`` and ``_generate_content_stream`` (private; the same names from 1.0 to
-  3.4): each sends one model request. Automatic function calling and automatic continuation
-  make one user call send several, and the SDK then returns only the last request's usage (or a
-  sum); these methods tell each request's own usage. Without them (a future SDK that renamed
-  them) the public result is read instead, as well as it can be.
+* ``_generate_content`` and ``_generate_content_stream`` (private): each sends one model
+  request; a call that may make several (automatic function calling) reads each request's own
+  usage through them (``requests``). Without them (a future SDK that renamed them) the public
+  result is read instead, as well as it can be.
 * ``embed_content`` (``embeddings``).
 
-``count_tokens`` is not billed and not patched. How a user call that sent several requests is
-reported: see ``RequestLog``.
+``count_tokens`` is not billed and not patched.
 """
 
 from __future__ import annotations
 
 import sys
-import weakref
-from collections.abc import Callable, Iterable, Iterator
-from time import time_ns
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from ... import _guard
-from ...telemetry import semconv as sc
-from ...telemetry.emitter import Call, current_call
+from ... import names as sc
+from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
-from ...telemetry.stream import watch_async, watch_sync
+from ...telemetry.stream import AsyncStreamProxy, StreamProxy
 from ...usage import Usage, estimate_tokens
 from .._base import Operation, Patch, async_wrapper, sync_wrapper
 from .._sdk import given_float, given_int
 from . import extractors as ex
+from .requests import PER_REQUEST_METHODS, Hops, RequestLog, log_of, per_request_wrapper
 from .streams import ChunkAccumulator
 
-__all__ = ["PER_REQUEST_METHODS", "RequestLog", "patches"]
-
 MODULE = "google.genai.models"
-#: the private ``Models``/``AsyncModels`` methods that send one model request each
-PER_REQUEST_METHODS = ("_generate_content", "_generate_content_stream")
-
-
-# -- the model requests of one user call ----------------------------------------------------
-
-
-class ModelRequest:
-    """One model request (one HTTP call) inside a user's call, as it happened."""
-
-    __slots__ = ("chunks", "end_time", "error", "first_chunk_time", "log", "response",
-                 "start_time")  # fmt: skip
-
-    def __init__(self, log: RequestLog, chunks: ChunkAccumulator | None) -> None:
-        self.log = log
-        #: a streamed request's chunks
-        self.chunks = chunks
-        self.start_time = time_ns()
-        self.end_time: int | None = None
-        self.first_chunk_time: int | None = None
-        self.response: Response = EMPTY_RESPONSE
-        self.error: BaseException | None = None
-
-    def add(self, chunk: Any) -> None:
-        if self.first_chunk_time is None:
-            self.first_chunk_time = time_ns()
-        self.chunks.add(chunk)  # type: ignore[union-attr]
-
-    def close(self, result: Any = None, exc: BaseException | None = None) -> None:
-        """The request is over: ``result`` arrived (not streamed), ``exc`` was raised, or its
-        stream ended. Once only."""
-        if self.end_time is not None:
-            return
-        self.end_time = time_ns()
-        self.error = exc
-        if self.chunks is not None:
-            self.response = self.chunks.response()
-        elif result is not None:
-            log = self.log
-            self.response = ex.generate_response(
-                result, tier=log.tier, capture_content=log.capture_content
-            )
-
-
-class RequestLog:
-    """The model requests that one user call sent (the user call's ``Call.state``).
-
-    The per-request methods append to it while the SDK works; when the user's call ends:
-
-    * one request (the usual case): the user's span carries its usage and cost, like any
-      other provider's call: one span, and nothing more on the hot path than a record;
-    * several (automatic function calling, continuation): each request becomes a child span,
-      with the time it ran, its own usage, cost and metrics; the user's span is a container
-      that carries none, and records no metrics, so that nothing is counted twice.
-    """
-
-    __slots__ = ("capture_content", "prompt", "requests", "tier")
-
-    def __init__(self, tier: str | None, capture_content: bool, prompt: Any) -> None:
-        self.tier = tier
-        self.capture_content = capture_content
-        self.prompt = prompt
-        self.requests: list[ModelRequest] = []
-
-    def open(self, streamed: bool) -> ModelRequest:
-        chunks = None
-        if streamed:
-            chunks = ChunkAccumulator(
-                prompt=self.prompt, tier=self.tier, capture_content=self.capture_content
-            )
-        request = ModelRequest(self, chunks)
-        self.requests.append(request)
-        return request
-
-    def settle(self, call: Call) -> Response:
-        """Report the requests; return what the user's ``call`` ends with."""
-        requests = self.requests
-        for request in requests:
-            request.close()  # a stream left unfinished (dropped, or closed with its parent)
-        if len(requests) == 1:
-            return requests[0].response
-        parent_request = call.request
-        child_request = Request(  # content, if captured, stays on the user's span
-            parent_request.operation,
-            parent_request.provider,
-            parent_request.model,
-            server_address=parent_request.server_address,
-            server_port=parent_request.server_port,
-            stream=parent_request.stream,
-            max_tokens=parent_request.max_tokens,
-            temperature=parent_request.temperature,
-        )
-        emitter = call.emitter
-        for request in requests:
-            child = emitter.start(
-                child_request, call.attribution, parent=call, start_time=request.start_time
-            )
-            if request.first_chunk_time is not None:
-                child.time_to_first_chunk = (request.first_chunk_time - request.start_time) / 1e9
-            response = request.response
-            response = Response(
-                response.usage,
-                model=response.model,
-                id=response.id,
-                finish_reasons=response.finish_reasons,
-                price_context=response.price_context,
-            )
-            if request.error is None:
-                child.end(response, end_time=request.end_time)
-            else:
-                child.fail(request.error, response, end_time=request.end_time)
-        call.container = True
-        last = requests[-1].response
-        return Response(
-            model=last.model,
-            id=last.id,
-            finish_reasons=last.finish_reasons,
-            attributes=last.attributes,
-        )
-
-
-def _current_log() -> RequestLog | None:
-    """The log of the Gemini user call in progress, if any."""
-    call = current_call()
-    state = call.state if call is not None else None
-    return state if type(state) is RequestLog else None
-
-
-def _open(log: RequestLog, streamed: bool) -> ModelRequest | None:
-    try:
-        return log.open(streamed)
-    except Exception as exc:
-        _guard.report("google_genai.request.open", exc)
-        return None
-
-
-def _close(
-    request: ModelRequest | None, result: Any = None, exc: BaseException | None = None
-) -> None:
-    if request is None:
-        return
-    try:
-        request.close(result, exc)
-    except Exception as error:
-        _guard.report("google_genai.request.close", error)
-
-
-def _add(request: ModelRequest, chunk: Any) -> None:
-    try:
-        request.add(chunk)
-    except Exception as error:
-        _guard.report("google_genai.request.chunk", error)
-
-
-def _request_stream(stream: Iterator[Any], log: RequestLog):
-    """One streamed request: the SDK's generator sends it at the first ``next()``."""
-    request = _open(log, streamed=True)
-    try:
-        for chunk in stream:
-            if request is not None:
-                _add(request, chunk)
-            yield chunk
-    except GeneratorExit:
-        try:
-            stream.close()  # type: ignore[attr-defined]
-        finally:
-            _close(request)
-        raise
-    except BaseException as exc:
-        _close(request, exc=exc)
-        raise
-    _close(request)
-
-
-async def _request_stream_async(stream: Any, request: ModelRequest | None):
-    """One streamed request (async): sent already, when the SDK's coroutine was awaited."""
-    try:
-        async for chunk in stream:
-            if request is not None:
-                _add(request, chunk)
-            yield chunk
-    except GeneratorExit:
-        try:
-            await stream.aclose()
-        finally:
-            _close(request)
-        raise
-    except BaseException as exc:
-        _close(request, exc=exc)
-        raise
-    _close(request)
-
-
-Wrapper = Callable[..., Any]
-
-
-def _per_request_wrapper(standalone: Wrapper, *, streamed: bool, asynchronous: bool) -> Wrapper:
-    """The wrapper of a private per-request method. Inside a Gemini user call, it records the
-    request in the call's ``RequestLog``; called on its own, it is an ordinary call
-    (``standalone``)."""
-
-    def sync_request(wrapped: Wrapper, instance: Any, args: tuple, kwargs: dict) -> Any:
-        log = _current_log()
-        if log is None:
-            return standalone(wrapped, instance, args, kwargs)
-        if streamed:
-            return _request_stream(wrapped(*args, **kwargs), log)
-        request = _open(log, streamed=False)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _close(request, exc=exc)
-            raise
-        _close(request, result)
-        return result
-
-    async def run(wrapped: Wrapper, args: tuple, kwargs: dict, log: RequestLog) -> Any:
-        request = _open(log, streamed)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _close(request, exc=exc)
-            raise
-        if streamed:
-            return _request_stream_async(result, request)
-        _close(request, result)
-        return result
-
-    def async_request(wrapped: Wrapper, instance: Any, args: tuple, kwargs: dict) -> Any:
-        log = _current_log()
-        if log is None:
-            return standalone(wrapped, instance, args, kwargs)
-        return run(wrapped, args, kwargs, log)
-
-    wrapper = async_request if asynchronous else sync_request
-    wrapper._tokentrail = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-# -- operations -----------------------------------------------------------------------------
+_CHUNK = _guard.site("google_genai.stream.chunk", None)
+_END = _guard.site("google_genai.stream.end", None)
 
 
 class _GeminiOperation(Operation):
@@ -286,7 +43,8 @@ class _GeminiOperation(Operation):
 
     def __init__(self, runtime: Any, asynchronous: bool = False, *, per_request: bool = False):
         super().__init__(runtime, asynchronous)
-        #: the per-request methods are patched: they report the usage, not the result
+        #: the per-request methods are patched: a call that may make several requests
+        #: reads each one's usage through them
         self.per_request = per_request
 
     def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
@@ -315,41 +73,58 @@ class _GeminiOperation(Operation):
 
 
 class GenerateContent(_GeminiOperation):
-    """``generate_content``: the user's call. Its requests report to its ``RequestLog``."""
+    """``generate_content``: the user's call. When it may make several model requests, they
+    report to its ``RequestLog``; otherwise its result tells (the fast path)."""
 
     site = "google_genai.generate_content"
 
-    def prepare(self, call: Call, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        call.state = RequestLog(
-            ex.request_tier(kwargs.get("config")), self.capture_content, call.request.prompt
-        )
-        return kwargs
+    def prepare(
+        self, request: Request, instance: Any, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], Any]:
+        """A ``RequestLog`` when the call may call functions (several requests), else the
+        fast path's ``Hops`` counter; just the price tier without the per-request methods."""
+        config = kwargs.get("config")
+        tier = ex.request_tier(config)
+        if not self.per_request:
+            return kwargs, tier
+        if ex.may_call_functions(config):
+            return kwargs, RequestLog(tier, self.capture_content, request.prompt)
+        return kwargs, Hops(tier, self.capture_content, request.prompt)
 
-    def settle(self, call: Call) -> Response | None:
-        """What the requests reported, or None when the result must tell."""
-        log = call.state
-        if type(log) is RequestLog:
-            return log.settle(call) if log.requests else None
-        if self.per_request:
-            # no log (an internal error before the call): each request reported itself
-            call.container = True
-            return EMPTY_RESPONSE
-        return None
+    def tier(self, call: Call) -> str | None:
+        state = call.state
+        return state.tier if type(state) in (RequestLog, Hops) else state
 
     def result(self, call: Call, result: Any) -> Any:
-        response = self.settle(call)
-        if response is None:
-            log = call.state
+        if self.reported_per_request(call):
+            call.end(EMPTY_RESPONSE, container=True)
+            return result
+        log = log_of(call)
+        settled = log.settle(call) if log is not None else None
+        if settled is None:
             response = ex.generate_response(
-                result,
-                tier=log.tier if type(log) is RequestLog else None,
-                capture_content=self.capture_content,
+                result, tier=self.tier(call), capture_content=self.capture_content
             )
-        call.end(response)
+            call.end(response)
+        else:
+            call.end(settled[0], container=settled[1])
         return result
 
-    def failed(self, call: Call, exc: BaseException) -> Response:
-        return self.settle(call) or EMPTY_RESPONSE
+    def failed(self, call: Call, exc: BaseException) -> None:
+        if self.reported_per_request(call):
+            call.fail(exc, container=True)
+            return
+        log = log_of(call)
+        settled = log.settle(call) if log is not None else None
+        if settled is None:
+            call.fail(exc)
+        else:
+            call.fail(exc, settled[0], container=settled[1])
+
+    def reported_per_request(self, call: Call) -> bool:
+        """Without its state (``prepare`` failed, reported) a call's requests reported
+        themselves as calls of their own: the user's call is then only their container."""
+        return self.per_request and call.state is None
 
 
 class GenerateContentStream(GenerateContent):
@@ -361,54 +136,78 @@ class GenerateContentStream(GenerateContent):
 
     def result(self, call: Call, result: Any) -> Any:
         chunks = None
-        if not self.per_request:
-            log = call.state
+        if type(call.state) is not RequestLog:
             chunks = ChunkAccumulator(
                 prompt=call.request.prompt,
-                tier=log.tier if type(log) is RequestLog else None,
+                tier=self.tier(call),
                 capture_content=self.capture_content,
             )
-        watch = watch_async if self.asynchronous else watch_sync
-        stream = watch(result, call, _UserStream(self, call, chunks))
-        # A generator that is never started is dropped without running any of its code: end
-        # the call then (nothing was sent), so that a budget reservation is released.
-        weakref.finalize(stream, _never_read, call).atexit = False
-        return stream
+            if type(call.state) is Hops:
+                call.state.chunks = chunks  # the first request's chunks, should it be logged
+        proxy = AsyncStreamProxy if self.asynchronous else StreamProxy
+        observer = UserStream(call, chunks, self.reported_per_request(call))
+        # the generator sends its requests inside next(): the call is current around each
+        return proxy(result, observer, activate=call)
 
 
-class _UserStream:
-    """The accumulator of the user's stream: its requests report the usage, or (without the
-    per-request methods) its chunks do."""
+class UserStream:
+    """The observer of the user's stream: its requests report the usage (a call with a log),
+    or its chunks do (the fast path). A stream dropped before its first chunk sent nothing:
+    its call ends as a container, billed nothing."""
 
-    __slots__ = ("_call", "_chunks", "_op")
+    __slots__ = ("_call", "_chunks", "_read", "_reported_per_request")
 
-    def __init__(self, op: GenerateContent, call: Call, chunks: ChunkAccumulator | None):
-        self._op = op
+    def __init__(self, call: Call, chunks: ChunkAccumulator | None, reported_per_request: bool):
         self._call = call
         self._chunks = chunks
+        self._reported_per_request = reported_per_request
+        self._read = False
+
+    @property
+    def ended(self) -> bool:
+        return self._call.ended
 
     def add(self, chunk: Any) -> bool:
+        if not self._read:
+            self._read = True
+            self._call.first_chunk()
         if self._chunks is not None:
-            self._chunks.add(chunk)
+            try:
+                self._chunks.add(chunk)
+            except Exception as exc:
+                _guard.report(_CHUNK, exc)
         return True
 
-    def response(self) -> Response:
-        response = self._op.settle(self._call)
-        if response is None:
-            response = self._chunks.response() if self._chunks is not None else EMPTY_RESPONSE
-        return response
+    def end(self, error: BaseException | None) -> None:
+        if self._call.ended:
+            return
+        try:
+            self._end(error)
+        except Exception as exc:
+            # end the call anyway (reported after: strict mode re-raises)
+            if error is None:
+                self._call.end(EMPTY_RESPONSE)
+            else:
+                self._call.fail(error)
+            _guard.report(_END, exc)
 
-
-def _never_read(call: Call) -> None:
-    # Also called for a started generator, just before its own ``GeneratorExit`` ends the call
-    # (a generator's weak references die first): a started one has had a chunk, or has ended.
-    if call.ended or call.time_to_first_chunk is not None:
-        return
-    try:
-        call.container = True  # no request was sent: nothing to bill or count
-        call.end(EMPTY_RESPONSE)
-    except Exception as exc:
-        _guard.report("google_genai.stream.unread", exc)
+    def _end(self, error: BaseException | None) -> None:
+        call = self._call
+        container = False
+        log = log_of(call)
+        if self._reported_per_request:  # its requests reported themselves
+            response, container = EMPTY_RESPONSE, True
+        elif log is not None:
+            settled = log.settle(call)
+            response, container = settled if settled is not None else (EMPTY_RESPONSE, True)
+        elif self._chunks is not None and (self._read or error is not None):
+            response = self._chunks.response()
+        else:  # never read: no request was sent
+            response, container = EMPTY_RESPONSE, True
+        if error is None:
+            call.end(response, container=container)
+        else:
+            call.fail(error, response, container=container)
 
 
 class EmbedContent(_GeminiOperation):
@@ -458,7 +257,7 @@ def _private(cls: str, method: str, operation: type[_GeminiOperation], asynchron
         cls,
         method,
         lambda runtime: (
-            _per_request_wrapper(
+            per_request_wrapper(
                 factory(operation(runtime, asynchronous)),
                 streamed=streamed,
                 asynchronous=asynchronous,
@@ -471,8 +270,8 @@ def _private(cls: str, method: str, operation: type[_GeminiOperation], asynchron
 
 def patches() -> Iterable[Patch]:
     # the private per-request methods are patched when the SDK has them (it has from 1.0 to
-    # 3.4; a test fails loudly if a release renames them); the public calls then leave the
-    # usage to them
+    # 3.x; a test fails loudly if a release renames them); the public calls then leave the
+    # usage of calls that may make several requests to them
     for cls, asynchronous in (("Models", False), ("AsyncModels", True)):
         yield _public(cls, "generate_content", GenerateContent, asynchronous, True)
         yield _public(cls, "generate_content_stream", GenerateContentStream, asynchronous, True)

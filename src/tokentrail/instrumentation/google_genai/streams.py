@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ...names import GEN_AI_OUTPUT_MESSAGES
 from ...telemetry.records import Response
-from ...telemetry.semconv import GEN_AI_OUTPUT_MESSAGES
 from ...usage import estimated_usage
 from . import extractors as ex
-
-__all__ = ["ChunkAccumulator"]
 
 
 class ChunkAccumulator:

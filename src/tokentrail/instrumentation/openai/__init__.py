@@ -23,7 +23,6 @@ class OpenAIInstrumentor(TokenTrailInstrumentor):
     """Instruments ``openai`` (and ``AzureOpenAI``): chat completions, responses, embeddings
     and legacy completions, sync and async, streamed or not."""
 
-    provider: ClassVar[str] = "openai"
     instruments: ClassVar[tuple[str, ...]] = _instruments
 
     def patches(self) -> Iterable[Patch]:

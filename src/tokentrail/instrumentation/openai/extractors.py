@@ -9,18 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...telemetry import semconv as sc
+from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
 from .._content import text_parts
 from .._sdk import ClientCache, Endpoint, address_of, field, int_field
-
-__all__ = [
-    "Endpoint",
-    "chat_usage",
-    "endpoint_of",
-    "responses_usage",
-]
 
 _PROVIDER_BY_HOST = {
     "api.openai.com": sc.PROVIDER_OPENAI,

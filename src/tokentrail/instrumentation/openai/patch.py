@@ -11,20 +11,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from ...telemetry import semconv as sc
+from ... import names as sc
 from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
-from ...telemetry.stream import AsyncStreamProxy, StreamProxy
+from ...telemetry.stream import watch
 from .._base import Operation, Patch, patch, raw_response_mode
 from .._content import input_messages
 from .._sdk import ClientCache, Endpoint, given_float, given_int, given_str
 from . import extractors as ex
 from .streams import CompletionStreamAccumulator, ResponsesStreamAccumulator
 
-__all__ = ["patches"]
 
-#: ``call.state`` when tokentrail added ``stream_options.include_usage`` itself
-_INJECTED_STREAM_USAGE = "injected-stream-usage"
+class Sent:
+    """How a call was sent (``Call.state``): through ``with_raw_response`` /
+    ``with_streaming_response`` (``raw``: the SDK's marker), and whether tokentrail added
+    ``stream_options.include_usage`` itself (then the usage-only chunk is hidden)."""
+
+    __slots__ = ("injected_usage", "raw")
+
+    def __init__(self, raw: str | None, injected_usage: bool = False) -> None:
+        self.raw = raw
+        self.injected_usage = injected_usage
+
+
+_PLAIN = Sent(None)
 
 
 class _OpenAIOperation(Operation):
@@ -60,12 +70,18 @@ class _OpenAIOperation(Operation):
             prompt=prompt,
         )
 
+    def prepare(
+        self, request: Request, instance: Any, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], Sent]:
+        mode = raw_response_mode(kwargs)
+        return kwargs, _PLAIN if mode is None else Sent(mode)
+
     def result(self, call: Call, result: Any) -> Any:
-        mode = raw_response_mode(call.kwargs or {})
+        sent = call.state or _PLAIN
+        mode = sent.raw
         if mode is None:
             if call.request.stream:
-                proxy = AsyncStreamProxy if self.asynchronous else StreamProxy
-                return proxy(result, call, self.accumulator(call))
+                return watch(result, call, self.accumulator(call), asynchronous=self.asynchronous)
             call.end(self.response(result))
         elif mode == "stream" or call.request.stream:
             # with_streaming_response (body unread) or a raw stream the caller reads itself:
@@ -99,27 +115,29 @@ class ChatCompletions(_OpenAIOperation):
             instance, kwargs, _max_tokens(kwargs, "max_completion_tokens", "max_tokens")
         )
 
-    def prepare(self, call: Call, instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def prepare(
+        self, request: Request, instance: Any, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], Sent]:
         """Ask for usage on streams, where the host is known to accept it and the caller did
         not say either way; the extra usage-only chunk is then hidden from the caller."""
-        if not call.request.stream or raw_response_mode(kwargs) is not None:
-            return kwargs
+        mode = raw_response_mode(kwargs)
+        if mode is not None:
+            return kwargs, Sent(mode)
+        if not request.stream:
+            return kwargs, _PLAIN
         options = kwargs.get("stream_options")
         options = dict(options) if isinstance(options, Mapping) else {}
-        if "include_usage" in options:
-            return kwargs
-        if not self.endpoint(instance).accepts_stream_usage:
-            return kwargs
+        if "include_usage" in options or not self.endpoint(instance).accepts_stream_usage:
+            return kwargs, _PLAIN
         options["include_usage"] = True
-        call.state = _INJECTED_STREAM_USAGE
-        return {**kwargs, "stream_options": options}
+        return {**kwargs, "stream_options": options}, Sent(None, injected_usage=True)
 
     def response(self, result: Any) -> Response:
         return ex.chat_response(result, capture_content=self.capture_content)
 
     def accumulator(self, call: Call) -> Any:
         return CompletionStreamAccumulator(
-            hide_usage_chunk=call.state == _INJECTED_STREAM_USAGE,
+            hide_usage_chunk=call.state is not None and call.state.injected_usage,
             prompt=call.request.prompt,
             capture_content=self.capture_content,
         )

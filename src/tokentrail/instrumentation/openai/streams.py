@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...names import GEN_AI_OUTPUT_MESSAGES
 from ...telemetry.records import Response
-from ...telemetry.semconv import GEN_AI_OUTPUT_MESSAGES
 from ...usage import estimated_usage
 from .._content import input_messages
 from . import extractors as ex
-
-__all__ = ["CompletionStreamAccumulator", "ResponsesStreamAccumulator"]
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -112,11 +110,13 @@ class ResponsesStreamAccumulator:
         if final is not None:
             response = ex.responses_response(final, capture_content=False)
             if self._text:
-                response.attributes = {
-                    GEN_AI_OUTPUT_MESSAGES: input_messages(
-                        [{"role": "assistant", "content": "".join(self._text)}]
-                    )
-                }
+                response = response.changed(
+                    attributes={
+                        GEN_AI_OUTPUT_MESSAGES: input_messages(
+                            [{"role": "assistant", "content": "".join(self._text)}]
+                        )
+                    }
+                )
             return response
         first = self._first
         usage = None

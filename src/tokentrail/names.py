@@ -1,7 +1,9 @@
-"""Every telemetry name tokentrail emits, in one place (DESIGN.md §3).
+"""Every name tokentrail emits — span and metric attributes, their values, instruments — in
+one place: the project's vocabulary, which the code, the dashboards, the alert rules and the
+tests share (docs/reference.md lists them for users).
 
 The GenAI names follow the OpenTelemetry GenAI semantic conventions; ours live under
-``tokentrail.``. Dashboards, alert rules and tests use exactly these.
+``tokentrail.``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ TOKENTRAIL_BUDGET_NAME: Final = "tokentrail.budget.name"
 TOKENTRAIL_ALERT_KIND: Final = "tokentrail.alert.kind"
 TOKENTRAIL_ALERT_SEVERITY: Final = "tokentrail.alert.severity"
 TOKENTRAIL_ERROR_SITE: Final = "tokentrail.error.site"
+#: ``tokentrail.requests`` only: the call's finish reason in the closed set ``FINISH_KINDS``
+TOKENTRAIL_FINISH_REASON: Final = "tokentrail.finish_reason"
 
 # -- attribute values ------------------------------------------------------------------------
 OP_CHAT: Final = "chat"
@@ -59,6 +63,50 @@ PROVIDER_ANTHROPIC: Final = "anthropic"
 PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
 PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
 PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+
+#: ``tokentrail.finish_reason`` values: a closed set, the same for every provider
+FINISH_STOP: Final = "stop"
+FINISH_LENGTH: Final = "length"
+FINISH_TOOL_CALLS: Final = "tool_calls"
+FINISH_CONTENT_FILTER: Final = "content_filter"
+FINISH_ERROR: Final = "error"
+FINISH_OTHER: Final = "other"
+FINISH_KINDS: Final = (
+    FINISH_STOP, FINISH_LENGTH, FINISH_TOOL_CALLS, FINISH_CONTENT_FILTER, FINISH_ERROR,
+    FINISH_OTHER,
+)  # fmt: skip
+#: each provider's finish reasons (lower-cased) -> their ``FINISH_KINDS`` value
+FINISH_REASON_KINDS: Final = {
+    # OpenAI chat and completions; Mistral, LiteLLM and OpenAI-compatible hosts
+    "stop": FINISH_STOP,
+    "length": FINISH_LENGTH,
+    "tool_calls": FINISH_TOOL_CALLS,
+    "function_call": FINISH_TOOL_CALLS,
+    "content_filter": FINISH_CONTENT_FILTER,
+    "model_length": FINISH_LENGTH,
+    # OpenAI Responses (status, or incomplete_details.reason)
+    "completed": FINISH_STOP,
+    "max_output_tokens": FINISH_LENGTH,
+    # Anthropic
+    "end_turn": FINISH_STOP,
+    "stop_sequence": FINISH_STOP,
+    "max_tokens": FINISH_LENGTH,
+    "model_context_window_exceeded": FINISH_LENGTH,
+    "tool_use": FINISH_TOOL_CALLS,
+    "refusal": FINISH_CONTENT_FILTER,
+    # Gemini (STOP and MAX_TOKENS are above, lower-cased)
+    "safety": FINISH_CONTENT_FILTER,
+    "recitation": FINISH_CONTENT_FILTER,
+    "blocklist": FINISH_CONTENT_FILTER,
+    "prohibited_content": FINISH_CONTENT_FILTER,
+    "spii": FINISH_CONTENT_FILTER,
+    "image_safety": FINISH_CONTENT_FILTER,
+    "malformed_function_call": FINISH_ERROR,
+    "unexpected_tool_call": FINISH_ERROR,
+    # Bedrock Converse (stopReason)
+    "guardrail_intervened": FINISH_CONTENT_FILTER,
+    "content_filtered": FINISH_CONTENT_FILTER,
+}
 
 TOKEN_INPUT: Final = "input"
 TOKEN_OUTPUT: Final = "output"
