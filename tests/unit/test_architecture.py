@@ -25,6 +25,7 @@ LAYERS = [
     {"__init__"},
     {"fakes"},
     {"testing"},
+    {"report"},
     {"stack"},  # the local stack's servers: a tool of the command line, not of the library
     {"cli"},
 ]

@@ -23,6 +23,7 @@ COMMANDS = {
     "demo": ".demo",
     "price": ".price",
     "doctor": ".doctor",
+    "report": ".report",
     "stack": ".stack",
 }
 

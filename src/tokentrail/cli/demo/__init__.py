@@ -7,6 +7,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -222,6 +223,7 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
         summary = ledger.summary() | {"alerts": alerts.summary()}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=2)
+    _report_hint(bool(telemetry.exporting_to), out)
     if args.linger > 0 and not stop.requested:
         print(f"serving /metrics for {args.linger:g} s more", file=out, flush=True)
         with StopOnInterrupt(out) as stop:
@@ -264,6 +266,28 @@ class StopOnInterrupt:
     def __exit__(self, *exc_info: Any) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+def _report_hint(exported: bool, out: TextIO) -> None:
+    """How to get the weekly cost review of what this run did."""
+    service = os.environ.get("OTEL_SERVICE_NAME", "tokentrail-demo")
+    command = (
+        f"tokentrail report --prometheus http://<prometheus>:9090 --match 'job=\"{service}\"' "
+        "--since 1h"
+    )
+    print("\nThe cost review of this run (trend, projection, anomalies, efficiency):", file=out)
+    if not exported:
+        print(
+            "  export it first: OTEL_EXPORTER_OTLP_ENDPOINT=<Collector> (collector/otelcol.yaml, "
+            "scraped by Prometheus), then",
+            file=out,
+        )
+    print(f"  {command}", file=out)
+    print(
+        "  add --spans <dir> (collector/examples/span-files.yaml) for top users and calls, "
+        "--format html -o report.html for charts",
+        file=out,
+    )
 
 
 def _report(ledger: Ledger, out: TextIO) -> None:

@@ -24,13 +24,13 @@ from ... import _guard
 from ... import names as sc
 from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
-from ...telemetry.stream import AsyncStreamProxy, StreamProxy
+from ...telemetry.stream import ActiveStreamProxy, AsyncStreamProxy
 from ...usage import Usage, estimate_tokens
 from .._base import Operation, Patch, async_wrapper, sync_wrapper
 from .._sdk import given_float, given_int
 from . import extractors as ex
 from .requests import PER_REQUEST_METHODS, Hops, RequestLog, log_of, per_request_wrapper
-from .streams import ChunkAccumulator
+from .streams import ChunkAccumulator, accumulator
 
 MODULE = "google.genai.models"
 _CHUNK = _guard.site("google_genai.stream.chunk", None)
@@ -72,11 +72,33 @@ class _GeminiOperation(Operation):
         )
 
 
+def _capped_config(config: Any, max_tokens: int) -> Any:
+    """A copy of a ``GenerateContentConfig`` (or config dict, or None) with the output cap."""
+    if config is None:
+        return {"max_output_tokens": max_tokens}
+    if isinstance(config, dict):
+        capped = {k: v for k, v in config.items() if k != "maxOutputTokens"}
+        capped["max_output_tokens"] = max_tokens
+        return capped
+    return config.model_copy(update={"max_output_tokens": max_tokens})
+
+
 class GenerateContent(_GeminiOperation):
     """``generate_content``: the user's call. When it may make several model requests, they
     report to its ``RequestLog``; otherwise its result tells (the fast path)."""
 
     site = "google_genai.generate_content"
+
+    def apply(self, request: Request, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The model argument and ``config.max_output_tokens`` (a copy of the config: the
+        caller's object is left as it was). Every request of an automatic-function-calling
+        loop is sent with this config, so each gets the same decision."""
+        changed = dict(kwargs)
+        if request.model and ex.model_name(kwargs.get("model")) != request.model:
+            changed["model"] = request.model
+        if request.max_tokens is not None:
+            changed["config"] = _capped_config(kwargs.get("config"), request.max_tokens)
+        return changed
 
     def prepare(
         self, request: Request, instance: Any, kwargs: dict[str, Any]
@@ -137,17 +159,18 @@ class GenerateContentStream(GenerateContent):
     def result(self, call: Call, result: Any) -> Any:
         chunks = None
         if type(call.state) is not RequestLog:
-            chunks = ChunkAccumulator(
+            chunks = accumulator(
                 prompt=call.request.prompt,
                 tier=self.tier(call),
                 capture_content=self.capture_content,
             )
             if type(call.state) is Hops:
                 call.state.chunks = chunks  # the first request's chunks, should it be logged
-        proxy = AsyncStreamProxy if self.asynchronous else StreamProxy
         observer = UserStream(call, chunks, self.reported_per_request(call))
         # the generator sends its requests inside next(): the call is current around each
-        return proxy(result, observer, activate=call)
+        if self.asynchronous:
+            return AsyncStreamProxy(result, observer, activate=call)
+        return ActiveStreamProxy(result, observer, call)
 
 
 class UserStream:
@@ -167,10 +190,11 @@ class UserStream:
     def ended(self) -> bool:
         return self._call.ended
 
+    def started(self) -> None:
+        self._read = True
+        self._call.first_chunk()
+
     def add(self, chunk: Any) -> bool:
-        if not self._read:
-            self._read = True
-            self._call.first_chunk()
         if self._chunks is not None:
             try:
                 self._chunks.add(chunk)

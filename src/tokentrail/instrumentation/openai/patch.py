@@ -19,7 +19,11 @@ from .._base import Operation, Patch, patch, raw_response_mode
 from .._content import input_messages
 from .._sdk import ClientCache, Endpoint, given_float, given_int, given_str
 from . import extractors as ex
-from .streams import CompletionStreamAccumulator, ResponsesStreamAccumulator
+from .streams import (
+    CapturingCompletionStreamAccumulator,
+    CompletionStreamAccumulator,
+    ResponsesStreamAccumulator,
+)
 
 
 class Sent:
@@ -49,7 +53,7 @@ class _OpenAIOperation(Operation):
     def endpoint(self, instance: Any) -> Endpoint:
         return ex.endpoint_of(instance._client, self.runtime.stream_usage_hosts, self._endpoints)
 
-    def _request(self, instance: Any, kwargs: Mapping[str, Any], max_tokens: int | None) -> Request:
+    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
         endpoint = self.endpoint(instance)
         prompt = kwargs.get(self.prompt_argument)
         attributes = None
@@ -64,7 +68,7 @@ class _OpenAIOperation(Operation):
             server_address=endpoint.address,
             server_port=endpoint.port,
             stream=kwargs.get("stream") is True,
-            max_tokens=max_tokens,
+            max_tokens=_max_tokens(kwargs, self.max_tokens_arguments),
             temperature=given_float(kwargs.get("temperature")),
             attributes=attributes,
             prompt=prompt,
@@ -97,7 +101,7 @@ class _OpenAIOperation(Operation):
         raise NotImplementedError
 
 
-def _max_tokens(kwargs: Mapping[str, Any], *names: str) -> int | None:
+def _max_tokens(kwargs: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
     for name in names:
         value = given_int(kwargs.get(name))
         if value is not None:
@@ -109,11 +113,7 @@ class ChatCompletions(_OpenAIOperation):
     site = "openai.chat"
     operation = sc.OP_CHAT
     prompt_argument = "messages"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(
-            instance, kwargs, _max_tokens(kwargs, "max_completion_tokens", "max_tokens")
-        )
+    max_tokens_arguments = ("max_completion_tokens", "max_tokens")
 
     def prepare(
         self, request: Request, instance: Any, kwargs: dict[str, Any]
@@ -136,29 +136,27 @@ class ChatCompletions(_OpenAIOperation):
         return ex.chat_response(result, capture_content=self.capture_content)
 
     def accumulator(self, call: Call) -> Any:
-        return CompletionStreamAccumulator(
-            hide_usage_chunk=call.state is not None and call.state.injected_usage,
-            prompt=call.request.prompt,
-            capture_content=self.capture_content,
+        cls = (
+            CapturingCompletionStreamAccumulator
+            if self.capture_content
+            else CompletionStreamAccumulator
         )
+        hide = call.state is not None and call.state.injected_usage
+        return cls(hide_usage_chunk=hide, prompt=call.request.prompt)
 
 
 class LegacyCompletions(ChatCompletions):
     site = "openai.completions"
     operation = sc.OP_TEXT_COMPLETION
     prompt_argument = "prompt"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(instance, kwargs, _max_tokens(kwargs, "max_tokens"))
+    max_tokens_arguments = ("max_tokens",)
 
 
 class Responses(_OpenAIOperation):
     site = "openai.responses"
     operation = sc.OP_CHAT
     prompt_argument = "input"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(instance, kwargs, _max_tokens(kwargs, "max_output_tokens"))
+    max_tokens_arguments = ("max_output_tokens",)
 
     def response(self, result: Any) -> Response:
         return ex.responses_response(result, capture_content=self.capture_content)
@@ -174,9 +172,7 @@ class Embeddings(_OpenAIOperation):
     site = "openai.embeddings"
     operation = sc.OP_EMBEDDINGS
     prompt_argument = "input"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(instance, kwargs, None)
+    max_tokens_arguments = ()
 
     def response(self, result: Any) -> Response:
         return ex.embeddings_response(result)
