@@ -227,6 +227,23 @@ def test_ctrl_c_or_sigterm_stops_every_server(tmp_path, signum):
     assert_nothing_left(tmp_path)
 
 
+def test_ctrl_c_while_starting_stops_what_started(tmp_path):
+    _, port_args = free_port_args()
+    up = subprocess.Popen(
+        stack_command("up", tmp_path, *port_args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert up.stdout is not None
+    assert up.stdout.readline().startswith("starting the local stack")
+    up.send_signal(signal.SIGINT)
+    assert up.wait(timeout=60) == 0
+    assert up.stdout.read().splitlines()[-1] == "stopped"
+    assert_nothing_left(tmp_path)
+
+
 def test_down_stops_a_foreground_stack_and_its_up(tmp_path):
     _, port_args = free_port_args()
     up = start_foreground(tmp_path, *port_args)

@@ -6,9 +6,11 @@ and Alertmanager, on loopback ports. It runs from a clone of the repository (see
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +106,27 @@ def _up(args: argparse.Namespace) -> int:
     )
     binaries = stack.preflight()
     print(f"starting the local stack (configs, data and logs: {directory})", flush=True)
-    state = stack.start(binaries, on_ready=lambda s: print(f"  {s.name:<13} ready", flush=True))
-    with recorded(state, directory, supervised=not args.detach):
-        _print_guide(state, detached=args.detach)
-        if args.detach:
-            return 0
-        return _supervise(stack)
+
+    def ready(service: Service) -> None:
+        print(f"  {service.name:<13} ready", flush=True)
+
+    if args.detach:
+        state = stack.start(binaries, on_ready=ready)
+        with recorded(state, directory, supervised=False):
+            _print_guide(state, detached=True)
+        return 0
+    # From here on Ctrl-C, SIGTERM (`stack down`) and SIGHUP only ask to stop, so that no
+    # moment is left where one would leave servers running.
+    with _stop_requests() as stop:
+        try:
+            state = stack.start(binaries, on_ready=ready)
+            with recorded(state, directory, supervised=True):
+                _print_guide(state, detached=False)
+                _supervise(stack, stop)
+        finally:
+            stack.stop()
+    print("stopped", flush=True)
+    return 0
 
 
 #: the order the guide lists the servers in: where telemetry goes in first
@@ -126,29 +143,31 @@ def _print_guide(state: State, *, detached: bool) -> None:
     print(f"Stop it: {stop}", flush=True)
 
 
-def _supervise(stack: Stack) -> int:
-    """Wait for Ctrl-C (SIGINT), SIGTERM (`stack down`) or SIGHUP; stop everything then, or
-    as soon as one server exits by itself."""
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[threading.Event]:
+    """An event that SIGINT (Ctrl-C), SIGTERM and SIGHUP set, for the duration."""
     stop = threading.Event()
     handlers = {
         sig: signal.signal(sig, lambda signum, frame: stop.set())
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
     try:
-        while not stop.wait(0.5):
-            gone = stack.exited()
-            if gone is not None:
-                raise CommandError(
-                    f"{gone.name} exited with status {gone.exit_code()}, so the stack stopped "
-                    f"(log: {gone.log_path})"
-                )
-        print("\nstopping ...", flush=True)
+        yield stop
     finally:
-        stack.stop()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-    print("stopped", flush=True)
-    return 0
+
+
+def _supervise(stack: Stack, stop: threading.Event) -> None:
+    """Return when asked to stop; raise as soon as one server exits by itself."""
+    while not stop.wait(0.5):
+        gone = stack.exited()
+        if gone is not None:
+            raise CommandError(
+                f"{gone.name} exited with status {gone.exit_code()}, so the stack stopped "
+                f"(log: {gone.log_path})"
+            )
+    print("\nstopping ...", flush=True)
 
 
 def _status(args: argparse.Namespace) -> int:
