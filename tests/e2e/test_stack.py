@@ -194,16 +194,21 @@ def test_the_web_uis_are_served_when_present(tmp_path):
         assert run_stack("down", tmp_path / "stack").returncode == 0
 
 
-def start_foreground(directory: Path, *args: str) -> subprocess.Popen[str]:
-    """``tokentrail stack up`` in the foreground (in a session of its own, as a shell would
-    run it in a terminal); returns once it says the stack is up."""
-    process = subprocess.Popen(
+def spawn_up(directory: Path, *args: str) -> subprocess.Popen[str]:
+    """``tokentrail stack up`` in the foreground, in a session of its own (as a shell runs it
+    in a terminal), its output on a pipe."""
+    return subprocess.Popen(
         stack_command("up", directory, *args),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+
+
+def start_foreground(directory: Path, *args: str) -> subprocess.Popen[str]:
+    """:func:`spawn_up`, returning once it says the stack is up."""
+    process = spawn_up(directory, *args)
     assert process.stdout is not None
     output = []
     for line in process.stdout:
@@ -229,13 +234,7 @@ def test_ctrl_c_or_sigterm_stops_every_server(tmp_path, signum):
 
 def test_ctrl_c_while_starting_stops_what_started(tmp_path):
     _, port_args = free_port_args()
-    up = subprocess.Popen(
-        stack_command("up", tmp_path, *port_args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    up = spawn_up(tmp_path, *port_args)
     assert up.stdout is not None
     assert up.stdout.readline().startswith("starting the local stack")
     up.send_signal(signal.SIGINT)
