@@ -105,12 +105,15 @@ def _up(args: argparse.Namespace) -> int:
         repo, directory, ports, jaeger_ui=args.jaeger_ui, alert_webhook=args.alert_webhook
     )
     binaries = stack.preflight()
-    print(f"starting the local stack (configs, data and logs: {directory})", flush=True)
+
+    def starting() -> None:
+        print(f"starting the local stack (configs, data and logs: {directory})", flush=True)
 
     def ready(service: Service) -> None:
         print(f"  {service.name:<13} ready", flush=True)
 
     if args.detach:
+        starting()
         state = stack.start(binaries, on_ready=ready)
         with recorded(state, directory, supervised=False):
             _print_guide(state, detached=True)
@@ -118,6 +121,7 @@ def _up(args: argparse.Namespace) -> int:
     # From here on Ctrl-C, SIGTERM (`stack down`) and SIGHUP only ask to stop, so that no
     # moment is left where one would leave servers running.
     with _stop_requests() as stop:
+        starting()
         try:
             state = stack.start(binaries, on_ready=ready)
             with recorded(state, directory, supervised=True):
