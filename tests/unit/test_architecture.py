@@ -26,6 +26,7 @@ LAYERS = [
     {"fakes"},
     {"testing"},
     {"report"},
+    {"stack"},  # the local stack's servers: a tool of the command line, not of the library
     {"cli"},
 ]
 LAYER_OF = {part: i for i, layer in enumerate(LAYERS) for part in layer}
