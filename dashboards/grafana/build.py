@@ -347,6 +347,7 @@ UNPRICED = 'tokentrail_cost_status="unpriced"'
 FAILED = 'error_type!=""'
 CACHE_READ = 'gen_ai_token_type="cache_read"'
 INPUT = 'gen_ai_token_type="input"'
+TRUNCATED = 'tokentrail_finish_reason="length"'
 
 
 def rate(metric: str, *matchers: str, by: str = "", window: str = "$__rate_interval") -> str:
@@ -472,9 +473,31 @@ def overview() -> dict[str, Any]:
                 )
             ],
             unit="short",
-            w=24,
             description="From the semantic-convention histogram gen_ai.client.token.usage.",
         ),
+        timeseries(
+            "Truncated answers by feature",
+            [
+                query(
+                    # "or ... * 0": a feature without truncated answers shows 0, not nothing
+                    f"({rate(REQUESTS, TRUNCATED, by='tokentrail_feature')} or "
+                    f"{rate(REQUESTS, by='tokentrail_feature')} * 0) / "
+                    f"{rate(REQUESTS, by='tokentrail_feature')}",
+                    "{{tokentrail_feature}}",
+                )
+            ],
+            unit="percentunit",
+            description="Share of answers that stopped at their output-token limit "
+            "(tokentrail.finish_reason = length). Above 5 %: raise max_tokens, or ask for less "
+            "(tokentrail report's efficiency section says the same).",
+        )
+        .min(0)
+        .thresholds_style(
+            common_builders.GraphThresholdsStyleConfig().mode(
+                common.GraphThresholdsStyleMode.DASHED
+            )
+        )
+        .thresholds(thresholds((None, "green"), (0.05, "orange"))),
         row("Latency and errors"),
         timeseries(
             "Latency",
