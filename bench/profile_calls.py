@@ -153,7 +153,7 @@ def per_chunk_us(n: int = 2000) -> float:
     from tokentrail.pricing import PriceBook
     from tokentrail.telemetry.emitter import Emitter
     from tokentrail.telemetry.records import Request
-    from tokentrail.telemetry.stream import StreamProxy
+    from tokentrail.telemetry.stream import CallStream, StreamProxy
 
     client = fakes.FakeOpenAI(chunks=50).client()
     chunks = (
@@ -175,10 +175,8 @@ def per_chunk_us(n: int = 2000) -> float:
 
     def proxied() -> None:
         call = emitter.start(request, EMPTY, with_span=False)
-        accumulator = CompletionStreamAccumulator(
-            hide_usage_chunk=False, prompt=None, capture_content=False
-        )
-        for _ in StreamProxy(iter(chunks), call, accumulator):
+        accumulator = CompletionStreamAccumulator(hide_usage_chunk=False, prompt=None)
+        for _ in StreamProxy(iter(chunks), CallStream(call, accumulator)):
             pass
 
     def bare() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.processes import Process, free_port, http_text, running
 
-__all__ = ["demo_command", "demo_forever", "scrape", "serving_demo"]
+__all__ = ["demo_command", "demo_forever", "run_demo_exporting", "scrape", "serving_demo"]
 
 #: read what the demo serves
 scrape = http_text
@@ -21,6 +22,25 @@ _ENV = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
 
 def demo_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tokentrail.cli", "demo", *args]
+
+
+def run_demo_exporting(otlp_url: str, service: str, summary: Path) -> subprocess.CompletedProcess:
+    """Two rounds of the demo, to the end, exporting over OTLP/HTTP to ``otlp_url`` as service
+    ``service`` (metrics every second, nothing from this process's OTEL_/TOKENTRAIL_
+    variables), its summary written as JSON to ``summary``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENTRAIL_"))}
+    environ.update(
+        OTEL_SERVICE_NAME=service,
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_url,
+        OTEL_METRIC_EXPORT_INTERVAL="1000",
+    )
+    return subprocess.run(
+        demo_command("--rounds", "2", "--quiet", "--latency", "0.005", "--json", str(summary)),
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 @contextlib.contextmanager

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
     from .instrumentation.anthropic import AnthropicInstrumentor
+    from .instrumentation.bedrock import BedrockInstrumentor
     from .instrumentation.google_genai import GoogleGenAIInstrumentor
     from .instrumentation.litellm import LiteLLMInstrumentor
+    from .instrumentation.mistralai import MistralInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
     from .instrumentation.providers import Provider
     from .runtime import calc_cost
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Alert",
     "AnthropicInstrumentor",
+    "BedrockInstrumentor",
     "Budget",
     "BudgetExceededError",
     "BudgetStoreUnavailableError",
@@ -55,6 +58,7 @@ __all__ = [
     "LiteLLMInstrumentor",
     "LogSink",
     "MemoryBudgetStore",
+    "MistralInstrumentor",
     "OpenAIInstrumentor",
     "PagerDutySink",
     "RedisBudgetStore",
@@ -84,11 +88,14 @@ def instrument(
     max_request_cost_usd: Decimal | float | str | None = None,
     prices: Any = None,
     capture_content: bool | None = None,
+    features: Any = None,
 ) -> None:
     """Instrument every installed supported SDK (or those named in ``providers``).
 
     Providers default to the global OTel ones. ``prices`` (a path, or a list of override
-    entries), ``max_request_cost_usd`` and ``capture_content`` fall back to their
+    entries), ``max_request_cost_usd``, ``capture_content`` and ``features`` (web route globs
+    to features, for calls made in a traced request: a path, a mapping or a list of
+    ``{"route", "feature"}`` entries; the first match wins) fall back to their
     ``TOKENTRAIL_*`` environment variables. A wrong setting raises ``ConfigurationError``
     here; nothing touches the network. Calling it again while instrumented does nothing.
     """
@@ -109,6 +116,7 @@ def instrument(
             max_request_cost_usd=max_request_cost_usd,
             prices=prices,
             capture_content=capture_content,
+            features=features,
         )
         current.add(runtime)
         instrumentors: list[Any] = []

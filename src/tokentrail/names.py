@@ -68,6 +68,16 @@ PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
 PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
 PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
 PROVIDER_MISTRAL_AI: Final = "mistral_ai"
+# OpenAI-compatible hosts reached through the openai SDK: the semantic conventions' names where
+# they have one, else the name LiteLLM gives the same host
+PROVIDER_GROQ: Final = "groq"
+PROVIDER_DEEPSEEK: Final = "deepseek"
+PROVIDER_X_AI: Final = "x_ai"
+PROVIDER_PERPLEXITY: Final = "perplexity"
+PROVIDER_TOGETHER_AI: Final = "together_ai"
+PROVIDER_FIREWORKS_AI: Final = "fireworks_ai"
+PROVIDER_OPENROUTER: Final = "openrouter"
+PROVIDER_OLLAMA: Final = "ollama"
 
 #: ``tokentrail.finish_reason`` values: a closed set, the same for every provider
 FINISH_STOP: Final = "stop"
@@ -89,6 +99,7 @@ FINISH_REASON_KINDS: Final = {
     "function_call": FINISH_TOOL_CALLS,
     "content_filter": FINISH_CONTENT_FILTER,
     "model_length": FINISH_LENGTH,
+    "error": FINISH_ERROR,  # Mistral: the generation failed part-way
     # OpenAI Responses (status, or incomplete_details.reason)
     "completed": FINISH_STOP,
     "max_output_tokens": FINISH_LENGTH,
@@ -111,6 +122,8 @@ FINISH_REASON_KINDS: Final = {
     # Bedrock Converse (stopReason)
     "guardrail_intervened": FINISH_CONTENT_FILTER,
     "content_filtered": FINISH_CONTENT_FILTER,
+    "malformed_model_output": FINISH_ERROR,
+    "malformed_tool_use": FINISH_ERROR,
 }
 
 TOKEN_INPUT: Final = "input"

@@ -31,6 +31,8 @@ class Scenario(Protocol):
     usage: dict[str, int]
     #: ``gen_ai.response.finish_reasons`` of a plain call
     finish_reasons: tuple[str, ...]
+    #: span attributes the provider's answers never carry (optional; e.g. a response model)
+    unreported: tuple[str, ...]
 
     def fake(self) -> Any:
         """A fake provider answering with the full usage."""

@@ -10,6 +10,7 @@ and reads back what reached the fake: the model and the output cap of the last r
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,10 @@ from google.genai import types
 import tokentrail
 from tokentrail import Budget
 from tokentrail.fakes.anthropic import FakeAnthropic
+from tokentrail.fakes.bedrock import FakeBedrock
 from tokentrail.fakes.google_genai import FakeGemini
 from tokentrail.fakes.litellm import FakeProviders
+from tokentrail.fakes.mistral import FakeMistral
 from tokentrail.fakes.openai import FakeOpenAI
 
 PROMPT = "Summarise the quarterly figures in two sentences."
@@ -54,10 +57,26 @@ def anthropic_sent(fake: FakeAnthropic) -> tuple[str, int | None]:
     return body["model"], body.get("max_tokens")
 
 
+def mistral_sent(fake: FakeMistral) -> tuple[str, int | None]:
+    _, body = fake.requests[-1]
+    return body["model"], body.get("max_tokens")
+
+
 def gemini_sent(fake: FakeGemini) -> tuple[str, int | None]:
     path, body = fake.requests[-1]
     model = path.rsplit("models/", 1)[1].split(":")[0]
     return model, (body.get("generationConfig") or {}).get("maxOutputTokens")
+
+
+def bedrock_sent(fake: FakeBedrock) -> tuple[str, int | None]:
+    from urllib.parse import unquote
+
+    path, body = fake.requests[-1]
+    model = unquote(path.split("/")[2])
+    for config, cap in (("inferenceConfig", "maxTokens"), ("inferenceConfig", "max_new_tokens")):
+        if cap in (body.get(config) or {}):
+            return model, body[config][cap]
+    return model, body.get("max_tokens", body.get("max_gen_len"))
 
 
 # -- the call shapes ---------------------------------------------------------------------------
@@ -183,6 +202,32 @@ def _gemini(how: str, asynchronous: bool = False):
     return call
 
 
+def _bedrock(operation: str, family: str = "converse"):
+    """boto3 ``bedrock-runtime`` (synchronous only): Converse's ``inferenceConfig.maxTokens``,
+    or the family's own field in an ``InvokeModel`` body (a JSON string)."""
+
+    def call(fake: FakeBedrock, model: str, cap: int | None) -> Any:
+        client = fake.client()
+        if operation.startswith("converse"):
+            kwargs: dict[str, Any] = {"modelId": model, "messages": BEDROCK_MESSAGES}
+            if cap is not None:
+                kwargs["inferenceConfig"] = {"maxTokens": cap}
+            if operation == "converse_stream":
+                return list(client.converse_stream(**kwargs)["stream"])
+            return client.converse(**kwargs)
+        body: dict[str, Any] = {
+            "anthropic": {"anthropic_version": "bedrock-2023-05-31", "messages": MESSAGES,
+                          "max_tokens": cap or 1024},
+            "meta": {"prompt": PROMPT, **({"max_gen_len": cap} if cap else {})},
+            "nova": {"messages": BEDROCK_MESSAGES,
+                     "inferenceConfig": {"max_new_tokens": cap} if cap else {}},
+        }[family]  # fmt: skip
+        kwargs = {"modelId": model, "body": json.dumps(body)}
+        if operation == "invoke_model_stream":
+            return list(client.invoke_model_with_response_stream(**kwargs)["body"])
+        return client.invoke_model(**kwargs)["body"].read()
+
+
 def _litellm(route: str, stream: bool = False, asynchronous: bool = False, router: bool = False):
     """LiteLLM's ``completion``/``acompletion`` (or a ``Router`` of one deployment) with the
     model of the ``route`` provider; ``model`` is the provider's name, as budgets see it."""
@@ -216,13 +261,65 @@ def _litellm(route: str, stream: bool = False, asynchronous: bool = False, route
     return call
 
 
+def _mistral(resource: str, how: str, asynchronous: bool = False):
+    def call(fake: FakeMistral, model: str, cap: int | None) -> Any:
+        kwargs: dict[str, Any] = {"model": model}
+        if resource == "fim":
+            kwargs.update(prompt="def total(rows):", suffix="return result")
+        else:
+            kwargs["messages"] = MESSAGES
+        if cap is not None:
+            kwargs["max_tokens"] = cap
+        if how == "parse":
+            kwargs["response_format"] = Figures
+        methods = getattr(fake.client(), resource)
+        method = getattr(methods, how + ("_async" if asynchronous else ""))
+        if asynchronous:
+
+            async def drain() -> Any:
+                value = await method(**kwargs)
+                return [e async for e in value] if how == "stream" else value
+
+            return asyncio.run(drain())
+        return list(method(**kwargs)) if how == "stream" else method(**kwargs)
+
+    return call
+
+
+BEDROCK_MESSAGES = [{"role": "user", "content": [{"text": PROMPT}]}]
+
+
 def _sent_through(provider: str, sent: Callable[[Any], tuple[str, int | None]]):
     return lambda fakes: sent(fakes.fake(provider))
 
 
 OPENAI = ("openai", "gpt-4o", "gpt-4o-mini", FakeOpenAI, openai_sent)
+MISTRAL = ("mistral_ai", "mistral-large-latest", "mistral-small-latest", FakeMistral, mistral_sent)
+#: fill-in-the-middle models (the fake serves any model on any endpoint)
+CODESTRAL = ("mistral_ai", "codestral-latest", "devstral-small", FakeMistral, mistral_sent)
 ANTHROPIC = ("anthropic", "claude-opus-4-1", "claude-haiku-4-5", FakeAnthropic, anthropic_sent)
 GEMINI = ("gcp.gemini", "gemini-2.5-pro", "gemini-2.5-flash", FakeGemini, gemini_sent)
+CLAUDE_ON_BEDROCK = (
+    "aws.bedrock",
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    FakeBedrock,
+    bedrock_sent,
+)
+LLAMA_ON_BEDROCK = (
+    "aws.bedrock",
+    "meta.llama3-1-70b-instruct-v1:0",
+    "meta.llama3-1-8b-instruct-v1:0",
+    FakeBedrock,
+    bedrock_sent,
+)
+NOVA_ON_BEDROCK = (
+    "aws.bedrock",
+    "amazon.nova-pro-v1:0",
+    "amazon.nova-lite-v1:0",
+    FakeBedrock,
+    bedrock_sent,
+)
 LITELLM_ANTHROPIC = ("litellm", "claude-opus-4-1", "claude-haiku-4-5", FakeProviders,
                      _sent_through("anthropic", anthropic_sent))  # fmt: skip
 LITELLM_OPENAI = ("litellm", "gpt-4o", "gpt-4o-mini", FakeProviders,
@@ -251,12 +348,25 @@ SHAPES = [
     _shape(ANTHROPIC, "parse", _anthropic("parse")),
     _shape(ANTHROPIC, "stream-helper", _anthropic("helper")),
     _shape(ANTHROPIC, "stream-helper-async", _anthropic("helper", asynchronous=True)),
+    _shape(MISTRAL, "chat", _mistral("chat", "complete")),
+    _shape(MISTRAL, "chat-stream", _mistral("chat", "stream")),
+    _shape(MISTRAL, "chat-async", _mistral("chat", "complete", asynchronous=True)),
+    _shape(MISTRAL, "chat-async-stream", _mistral("chat", "stream", asynchronous=True)),
+    _shape(MISTRAL, "chat-parse", _mistral("chat", "parse")),
+    _shape(CODESTRAL, "fim", _mistral("fim", "complete")),
+    _shape(CODESTRAL, "fim-async-stream", _mistral("fim", "stream", asynchronous=True)),
     _shape(GEMINI, "generate", _gemini("generate")),
     _shape(GEMINI, "stream", _gemini("stream")),
     _shape(GEMINI, "async", _gemini("generate", asynchronous=True)),
     _shape(GEMINI, "async-stream", _gemini("stream", asynchronous=True)),
     _shape(GEMINI, "chat", _gemini("chat")),
     _shape(GEMINI, "afc", _gemini("afc")),
+    _shape(CLAUDE_ON_BEDROCK, "converse", _bedrock("converse")),
+    _shape(CLAUDE_ON_BEDROCK, "converse-stream", _bedrock("converse_stream")),
+    _shape(CLAUDE_ON_BEDROCK, "invoke-model", _bedrock("invoke_model", "anthropic")),
+    _shape(CLAUDE_ON_BEDROCK, "invoke-model-stream", _bedrock("invoke_model_stream", "anthropic")),
+    _shape(LLAMA_ON_BEDROCK, "invoke-model-llama", _bedrock("invoke_model", "meta")),
+    _shape(NOVA_ON_BEDROCK, "invoke-model-nova", _bedrock("invoke_model", "nova")),
     _shape(LITELLM_ANTHROPIC, "anthropic", _litellm("anthropic")),
     _shape(LITELLM_ANTHROPIC, "anthropic-stream", _litellm("anthropic", stream=True)),
     _shape(LITELLM_ANTHROPIC, "anthropic-async", _litellm("anthropic", asynchronous=True)),
@@ -305,6 +415,8 @@ def _first_call_then_act(telemetry, shape: Shape, budget_kwargs: dict, cap: int 
         assert tokentrail.flush(5)
     finally:
         tokentrail.uninstrument()
+        if hasattr(fake, "close"):  # a fake on a loopback server (Bedrock): its record stays
+            fake.close()
     return before, shape.sent(fake), telemetry.spans()[first:], alerts
 
 

@@ -92,7 +92,9 @@ def test_instrument_again_before_the_import_patches_once():
     assert "spans: 1" in out
 
 
-@pytest.mark.parametrize("sdk", ["openai", "anthropic", "google.genai", "litellm"])
+@pytest.mark.parametrize(
+    "sdk", ["openai", "anthropic", "google.genai", "boto3", "mistralai", "litellm"]
+)
 def test_instrument_imports_nothing_heavy(sdk):
     """Importing tokentrail and instrumenting pulls in no SDK module the app did not import."""
     out = _run(
@@ -104,9 +106,37 @@ def test_instrument_imports_nothing_heavy(sdk):
         tokentrail.instrument()
         # a namespace package (e.g. the bare "google" searched for google.genai) runs no code
         new = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in
-                     ("openai", "anthropic", "google", "litellm") and
+                     ("openai", "anthropic", "google", "boto3", "botocore", "mistralai",
+                      "litellm") and
                      getattr(sys.modules[m], "__file__", None) is not None)
         print("new SDK modules:", new)
         """
     )
     assert "new SDK modules: []" in out
+
+
+def test_botocore_imported_after_instrument_is_patched_on_import():
+    """boto3 imported after ``instrument()`` (botocore.client with it): its Bedrock calls are
+    instrumented from then on, and ``uninstrument()`` restores the method."""
+    out = _run(
+        """
+        import sys
+        import tokentrail
+        from tokentrail.testing import Telemetry
+        telemetry = Telemetry()
+        tokentrail.instrument(tracer_provider=telemetry.tracer_provider,
+                              meter_provider=telemetry.meter_provider)
+        print("imported by instrument():", "botocore.client" in sys.modules)
+        from tokentrail.fakes.bedrock import FakeBedrock   # imports boto3 when a client is made
+        with FakeBedrock() as fake:
+            fake.client().converse(modelId="meta.llama3-1-8b-instruct-v1:0",
+                                   messages=[{"role": "user", "content": [{"text": "hi"}]}])
+        print("spans:", [s.name for s in telemetry.spans()])
+        tokentrail.uninstrument()
+        from botocore.client import BaseClient
+        print("restored:", not hasattr(BaseClient.__dict__["_make_api_call"], "_self_wrapper"))
+        """
+    )
+    assert "imported by instrument(): False" in out
+    assert "spans: ['chat meta.llama3-1-8b-instruct-v1:0']" in out
+    assert "restored: True" in out

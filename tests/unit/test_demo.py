@@ -6,6 +6,9 @@ import subprocess
 
 from tests.demo_process import demo_command
 
+#: the demo's Bedrock features (boto3: Converse, ConverseStream, InvokeModel in two families)
+BEDROCK_FEATURES = {"claims", "claims-chat", "claim-tagging", "fraud-review"}
+
 
 def test_demo_runs_and_reports(tmp_path):
     summary = tmp_path / "summary.json"
@@ -23,6 +26,7 @@ def test_demo_runs_and_reports(tmp_path):
     assert "unpriced" in out
     assert "acme-support-ft-v2" in out
     assert "InternalServerError" in out
+    assert "tokentrail report --prometheus" in out.strip().splitlines()[-2]  # how to review it
     data = json.loads(summary.read_text())
     assert data["calls"] == sum(line["calls"] for line in data["lines"])
     features = {line["feature"] for line in data["lines"]}
@@ -41,6 +45,11 @@ def test_demo_runs_and_reports(tmp_path):
     assert through_litellm <= features
     moderation = {line["model"] for line in data["lines"] if line["feature"] == "moderation"}
     assert "mistral-small-latest" in moderation, moderation
+    bedrock = [line for line in data["lines"] if line["feature"] in BEDROCK_FEATURES]
+    assert {line["feature"] for line in bedrock} == BEDROCK_FEATURES
+    assert all(float(line["cost_usd"]) > 0 for line in bedrock)
+    assert {line["feature"] for line in bedrock if line["cached_tokens"] > 0} == {"claims"}
+    assert "ThrottlingException" in out
     assert float(data["total_cost_usd"]) > 0
     assert data["unpriced_models"] == {"acme-support-ft-v2": 1}
 

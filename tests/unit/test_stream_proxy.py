@@ -18,7 +18,12 @@ from tokentrail.attribution import EMPTY
 from tokentrail.pricing import PriceBook
 from tokentrail.telemetry.emitter import Emitter
 from tokentrail.telemetry.records import Request, Response
-from tokentrail.telemetry.stream import AsyncStreamProxy, CallStream, StreamProxy
+from tokentrail.telemetry.stream import (
+    ActiveStreamProxy,
+    AsyncStreamProxy,
+    CallStream,
+    StreamProxy,
+)
 from tokentrail.usage import Usage
 
 
@@ -124,9 +129,13 @@ def collected() -> None:
     assert _background.deferred.wait_idle(time.monotonic() + 5)
 
 
-def proxy(stream, call, accumulator, **kwargs):
-    cls = AsyncStreamProxy if hasattr(stream, "__anext__") else StreamProxy
-    return cls(stream, CallStream(call, accumulator), **kwargs)
+def proxy(stream, call, accumulator, activate=None):
+    observer = CallStream(call, accumulator)
+    if hasattr(stream, "__anext__"):
+        return AsyncStreamProxy(stream, observer, activate=activate)
+    if activate is not None:
+        return ActiveStreamProxy(stream, observer, activate)
+    return StreamProxy(stream, observer)
 
 
 def ended_once(telemetry, accumulator, error=None):

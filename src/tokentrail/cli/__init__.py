@@ -23,6 +23,8 @@ COMMANDS = {
     "demo": ".demo",
     "price": ".price",
     "doctor": ".doctor",
+    "report": ".report",
+    "stack": ".stack",
 }
 
 #: exit statuses

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import importlib
 import importlib.util
+import json
 import threading
 import time
 from collections import deque
@@ -196,3 +197,32 @@ class FakeServer:
             hit = key in self._seen_prefixes
             self._seen_prefixes.add(key)
         return (prompt_tokens // step) * step if hit else 0
+
+
+def structured_json(format_: Any) -> str | None:
+    """JSON that matches a structured-output request's schema (chat ``response_format`` or
+    responses ``text.format``), or None for a free-text request."""
+    if not isinstance(format_, dict) or format_.get("type") != "json_schema":
+        return None
+    schema = format_.get("json_schema", format_).get("schema")
+    if not isinstance(schema, dict):
+        return None
+    return json.dumps(_instance(schema, schema.get("$defs", {}), "value"))
+
+
+def _instance(schema: dict[str, Any], defs: dict[str, Any], seed: str) -> Any:
+    """A value of ``schema`` (the subset of JSON Schema that structured outputs use)."""
+    if "$ref" in schema:
+        return _instance(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, seed)
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return _instance(schema["anyOf"][0], defs, seed)
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: _instance(sub, defs, name) for name, sub in properties.items()}
+    if kind == "array":
+        return [_instance(schema.get("items", {}), defs, seed)]
+    return {"integer": 42, "number": 4.2, "boolean": True, "null": None}.get(kind, text_of(3, seed))

@@ -101,13 +101,26 @@ class FakeBedrock(FakeServer):
     ``break_next_stream(after=n)`` cuts the next stream after ``n`` events by dropping the
     connection, or with ``error={"type": "modelStreamErrorException", "message": ...}`` by
     sending that exception event. ``stream_chunks`` fixes how many text deltas a stream has.
+    ``usage`` fixes the counts of every answer (``input`` uncached, ``cache_read``,
+    ``cache_write``, ``output``) instead of deriving them from the request;
+    ``token_headers=False`` leaves the token-count headers out of ``InvokeModel`` answers.
+    Every answer has an ``x-amzn-RequestId``.
     """
 
-    def __init__(self, *, latency: float = 0.0, stream_chunks: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        stream_chunks: int | None = None,
+        usage: dict[str, int] | None = None,
+        token_headers: bool = True,
+    ) -> None:
         super().__init__(latency=latency)
         self.stream_chunks = stream_chunks
+        self.usage = usage
+        self.token_headers = token_headers
         #: answers the Anthropic family's native bodies (and keeps their prompt cache)
-        self.anthropic = FakeAnthropic(stream_chunks=stream_chunks)
+        self.anthropic = FakeAnthropic(stream_chunks=stream_chunks, usage=_anthropic_usage(usage))
         self._server = LoopbackServer(self.answer)
         self.url = self._server.url
 
@@ -141,10 +154,16 @@ class FakeBedrock(FakeServer):
     # -- the server ----------------------------------------------------------------------------
 
     def answer(self, received: Received) -> Reply:
+        reply = self._answer(received)
+        serial = stable_int(received.path, len(self.requests), modulo=10**12)
+        reply.headers.setdefault("x-amzn-RequestId", f"fake-{serial:012d}")
+        return reply
+
+    def _answer(self, received: Received) -> Reply:
         from urllib.parse import unquote
 
         body = json.loads(received.body or b"{}")
-        match = _PATH.match(unquote(received.path))
+        match = _PATH.match(received.path)  # an ARN model id has its "/" encoded
         failure = self._record(received.path, body)
         if failure is not None:
             if failure.exception is not None:
@@ -155,14 +174,15 @@ class FakeBedrock(FakeServer):
             return Reply(failure.status, headers, [json.dumps(failure.body).encode()])
         if match is None:
             return Reply(404, {"x-amzn-ErrorType": "UnknownOperationException"}, [b"{}"])
-        model_id, operation = match.groups()
+        model_id, operation = unquote(match.group(1)), match.group(2)
         if operation == "converse":
             return _json(self.converse_body(model_id, body))
         if operation == "converse-stream":
             return self._stream(self._converse_events(model_id, body))
         native = self.invoke_body(model_id, body)
         if operation == "invoke":
-            return _json(native, _usage_headers(native.pop("_counts")))
+            counts = native.pop("_counts")
+            return _json(native, _usage_headers(counts) if self.token_headers else None)
         return self._stream(self._invoke_chunks(model_id, body, native))
 
     def _stream(self, events: list[bytes]) -> Reply:
@@ -180,6 +200,8 @@ class FakeBedrock(FakeServer):
 
     def _counts(self, model_id: str, prompt: Any, system: Any, limit: int) -> dict[str, int]:
         """Input (uncached), cache read/write and output tokens of one request."""
+        if self.usage is not None:
+            return {"input": 0, "cache_read": 0, "cache_write": 0, "output": 0, **self.usage}
         prompt_tokens = max((count_text(prompt) + count_text(system)) // 4, 1) + 8
         prefix = json.dumps(system)
         prefix_tokens = max(count_text(system) // 4, 0)
@@ -231,7 +253,8 @@ class FakeBedrock(FakeServer):
                       "cache_write": usage.get("cache_creation_input_tokens") or 0}  # fmt: skip
             return {**message, "_counts": counts}
         if family == "amazon":
-            limit = int((body.get("inferenceConfig") or {}).get("maxTokens") or 400)
+            config = body.get("inferenceConfig") or {}
+            limit = int(config.get("maxTokens") or config.get("max_new_tokens") or 400)
             counts = self._counts(model_id, body.get("messages"), body.get("system"), limit)
             text = text_of(max(counts["output"] * 3 // 4, 1), model_id)
             usage = {"inputTokens": counts["input"], "outputTokens": counts["output"],
@@ -356,6 +379,15 @@ def _converse_usage(counts: dict[str, int]) -> dict[str, int]:
         usage["cacheReadInputTokens"] = counts["cache_read"]
         usage["cacheWriteInputTokens"] = counts["cache_write"]
     return usage
+
+
+def _anthropic_usage(counts: dict[str, int] | None) -> dict[str, Any] | None:
+    """Fixed counts in the Anthropic Messages shape (its input excludes the cache too)."""
+    if counts is None:
+        return None
+    return {"input_tokens": counts.get("input", 0), "output_tokens": counts.get("output", 0),
+            "cache_read_input_tokens": counts.get("cache_read", 0),
+            "cache_creation_input_tokens": counts.get("cache_write", 0)}  # fmt: skip
 
 
 def _has_cache_point(value: Any) -> bool:

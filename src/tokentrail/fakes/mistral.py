@@ -1,9 +1,12 @@
-"""A fake Mistral API (``/v1/chat/completions``, plain and streamed, and ``/v1/embeddings``):
-real ``mistralai`` clients talk to it through their HTTP library's mock transport.
+"""A fake Mistral API (``/v1/chat/completions`` and ``/v1/fim/completions``, plain and
+streamed, and ``/v1/embeddings``): real ``mistralai`` clients talk to it through their HTTP
+library's mock transport.
 
 The ``Mistral`` client is ``mistralai.client.Mistral`` from 2.x on (``mistralai.Mistral`` in
 1.x); its HTTP library is httpx2 in 3.x, httpx before. Streams are SSE whose last chunk carries
-``usage``, then ``data: [DONE]``, as the API sends them.
+``usage``, then ``data: [DONE]``, as the API sends them. A request with a
+``prompt_cache_key`` whose first message was seen before is a prompt-cache hit (in blocks of
+64 tokens, reported as ``usage.prompt_tokens_details.cached_tokens``).
 
 >>> fake = FakeMistral()
 >>> fake.client().chat.complete(model="mistral-small-latest", messages=[...]).usage
@@ -15,7 +18,15 @@ import importlib
 import json
 from typing import Any
 
-from ._common import FakeServer, broken_body, count_text, http_module, stable_int, text_of
+from ._common import (
+    FakeServer,
+    broken_body,
+    count_text,
+    http_module,
+    stable_int,
+    structured_json,
+    text_of,
+)
 
 __all__ = ["FakeMistral", "mistral_class"]
 
@@ -60,13 +71,15 @@ class FakeMistral(FakeServer):
         return {"object": "error", "message": f"fake {kind} ({status})", "type": kind,
                 "param": None, "code": str(status)}  # fmt: skip
 
-    def client(self, **kwargs: Any) -> Any:
-        """A ``Mistral`` client whose sync and async calls reach this fake."""
+    def client(self, *, server_url: str | None = BASE_URL, **kwargs: Any) -> Any:
+        """A ``Mistral`` client whose sync and async calls reach this fake, whatever its
+        server (``server_url=None``: the SDK's default)."""
         http = self.http()
         transport = http.MockTransport(self.handler)
+        if server_url is not None:
+            kwargs["server_url"] = server_url
         return mistral_class()(
             api_key="fake-mistral-key-for-tests",
-            server_url=BASE_URL,
             client=http.Client(transport=transport),
             async_client=http.AsyncClient(transport=transport),
             **kwargs,
@@ -83,7 +96,7 @@ class FakeMistral(FakeServer):
             if failure.exception is not None:
                 raise failure.exception
             return http.Response(failure.status, json=failure.body, headers=failure.headers)
-        if path == "/v1/chat/completions":
+        if path in ("/v1/chat/completions", "/v1/fim/completions"):
             return self._chat(http, body)
         if path == "/v1/embeddings":
             return http.Response(200, json=self.embeddings_body(body))
@@ -92,18 +105,25 @@ class FakeMistral(FakeServer):
     def chat_usage(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.usage is not None:
             return dict(self.usage)
-        messages = body.get("messages") or []
+        # chat: the messages; fill-in-the-middle: the code before and after the gap
+        messages = body.get("messages") or [body.get("prompt") or "", body.get("suffix") or ""]
         prompt = max(count_text(messages) // 4, 1) + 4 * len(messages)
         limit = int(body.get("max_tokens") or 400)
         completion = min(limit, 30 + stable_int(body.get("model"), json.dumps(messages),
                                                 modulo=300))  # fmt: skip
-        return {"prompt_tokens": prompt, "completion_tokens": completion,
-                "total_tokens": prompt + completion}  # fmt: skip
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                                 "total_tokens": prompt + completion}  # fmt: skip
+        if body.get("prompt_cache_key"):
+            first = json.dumps([body["prompt_cache_key"], messages[0]])
+            cached = self.cached_tokens(first, prompt, minimum=64, step=64)
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        return usage
 
     def chat_body(self, body: dict[str, Any]) -> dict[str, Any]:
         usage = self.chat_usage(body)
         model = str(body.get("model", ""))
-        limit = int(body.get("max_tokens") or 400)
+        limit = body.get("max_tokens")  # the answer is cut only by a cap the caller set
+        cut = limit is not None and usage["completion_tokens"] >= int(limit)
         return {
             "id": f"{stable_int(json.dumps(body), len(self.requests), modulo=16**32):032x}",
             "object": "chat.completion",
@@ -112,8 +132,9 @@ class FakeMistral(FakeServer):
             "choices": [{
                 "index": 0,
                 "message": {"role": "assistant", "tool_calls": None,
-                            "content": text_of(max(usage["completion_tokens"] * 3 // 4, 1), model)},
-                "finish_reason": "length" if usage["completion_tokens"] >= limit else "stop",
+                            "content": structured_json(body.get("response_format"))
+                            or text_of(max(usage["completion_tokens"] * 3 // 4, 1), model)},
+                "finish_reason": "length" if cut else "stop",
             }],
             "usage": usage,
         }  # fmt: skip

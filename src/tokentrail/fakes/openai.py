@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from ._common import FakeServer, broken_body, count_text, stable_int, text_of
+from ._common import FakeServer, broken_body, count_text, stable_int, structured_json, text_of
 
 BASE_URL = "https://api.openai.com/v1"
 AZURE_ENDPOINT = "https://fake-resource.openai.azure.com"
@@ -32,6 +32,19 @@ SNAPSHOTS = {
     "gpt-5-mini": "gpt-5-mini-2025-08-07",
 }
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+#: how OpenAI-compatible hosts send the usage of a chat stream, as they document it (any other
+#: host does as OpenAI does: a last chunk of its own, only with ``stream_options.include_usage``)
+#: - ``finish``: always, on the chunk that finishes
+#: - ``chunk``: always, a last chunk of its own (``choices == []``)
+#: - ``x_groq``: always, in ``x_groq.usage`` of the chunk that finishes
+STREAM_USAGE_BY_HOST = {
+    "api.groq.com": "x_groq",
+    "api.together.xyz": "finish",
+    "api.together.ai": "finish",
+    "api.fireworks.ai": "finish",
+    "api.mistral.ai": "finish",
+    "openrouter.ai": "chunk",
+}
 
 
 class FakeOpenAI(FakeServer):
@@ -125,7 +138,7 @@ class FakeOpenAI(FakeServer):
         if deployment and "model" in body:  # Azure answers with the deployment's model
             body = {**body, "model": self.deployments.get(deployment.group(1), body["model"])}
         if path.endswith("/chat/completions"):
-            return self._chat(http, body)
+            return self._chat(http, body, STREAM_USAGE_BY_HOST.get(request.url.host))
         if path.endswith("/responses"):
             return self._responses(http, body)
         if path.endswith("/embeddings"):
@@ -200,7 +213,7 @@ class FakeOpenAI(FakeServer):
                     "logprobs": None,
                     "message": {
                         "role": "assistant",
-                        "content": _structured(body.get("response_format"))
+                        "content": structured_json(body.get("response_format"))
                         or text_of(max(visible * 3 // 4, 1), model),
                         "refusal": None,
                         "annotations": [],
@@ -210,7 +223,7 @@ class FakeOpenAI(FakeServer):
             "usage": usage,
         }
 
-    def _chat(self, http: Any, body: dict[str, Any]) -> Any:
+    def _chat(self, http: Any, body: dict[str, Any], unasked_usage: str | None = None) -> Any:
         completion = self.chat_body(body)
         if not body.get("stream"):
             return http.Response(200, json=completion)
@@ -261,20 +274,16 @@ class FakeOpenAI(FakeServer):
                     },
                 )
             )
-        chunks.append(
-            (
-                None,
-                {
-                    **base,
-                    "choices": [
-                        {"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}
-                    ],
-                    "usage": None,
-                },
-            )
-        )
+        finish: dict[str, Any] = {
+            **base,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}],
+            "usage": completion["usage"] if unasked_usage == "finish" else None,
+        }
+        if unasked_usage == "x_groq":
+            finish["x_groq"] = {"id": f"req_{self._serial(body)}", "usage": completion["usage"]}
+        chunks.append((None, finish))
         options = body.get("stream_options") or {}
-        if options.get("include_usage"):
+        if options.get("include_usage") or unasked_usage == "chunk":
             chunks.append((None, {**base, "choices": [], "usage": completion["usage"]}))
         return self._sse(http, chunks)
 
@@ -283,7 +292,7 @@ class FakeOpenAI(FakeServer):
     def response_body(self, body: dict[str, Any], status: str = "completed") -> dict[str, Any]:
         chat = self.chat_usage(body, prompt_key="input")
         model = str(body.get("model", ""))
-        text = _structured((body.get("text") or {}).get("format")) or text_of(
+        text = structured_json((body.get("text") or {}).get("format")) or text_of(
             max((chat["completion_tokens"] - _reasoning(chat)) * 3 // 4, 1), model
         )
         return {
@@ -449,32 +458,3 @@ _DEPLOYMENT = re.compile(r"/deployments/([^/]+)/")
 
 def _event_text(name: str | None, data: dict[str, Any]) -> str:
     return (f"event: {name}\n" if name else "") + f"data: {json.dumps(data)}\n\n"
-
-
-def _structured(format_: Any) -> str | None:
-    """JSON that matches a structured-output request's schema (chat ``response_format`` or
-    responses ``text.format``), or None for a free-text request."""
-    if not isinstance(format_, dict) or format_.get("type") != "json_schema":
-        return None
-    schema = format_.get("json_schema", format_).get("schema")
-    if not isinstance(schema, dict):
-        return None
-    return json.dumps(_instance(schema, schema.get("$defs", {}), "value"))
-
-
-def _instance(schema: dict[str, Any], defs: dict[str, Any], seed: str) -> Any:
-    """A value of ``schema`` (the subset of JSON Schema that structured outputs use)."""
-    if "$ref" in schema:
-        return _instance(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, seed)
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "anyOf" in schema:
-        return _instance(schema["anyOf"][0], defs, seed)
-    kind = schema.get("type")
-    kind = kind[0] if isinstance(kind, list) else kind
-    if kind == "object":
-        properties = schema.get("properties", {})
-        return {name: _instance(sub, defs, name) for name, sub in properties.items()}
-    if kind == "array":
-        return [_instance(schema.get("items", {}), defs, seed)]
-    return {"integer": 42, "number": 4.2, "boolean": True, "null": None}.get(kind, text_of(3, seed))

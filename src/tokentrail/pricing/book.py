@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -18,6 +19,10 @@ _VARYING_TTL_S = 60.0
 _MAX_ENTRIES = 4096
 #: the provider of a model priced by an override that names none (it matches any provider)
 ANY_PROVIDER = "*"
+#: providers whose request model is what is billed: Bedrock's model id (or inference
+#: profile, e.g. ``global.anthropic...``) sets the price; its Anthropic answers name the bare
+#: model (``claude-haiku-4-5-20251001``), which would be priced at the regional rate
+_REQUEST_MODEL_FIRST = frozenset({"aws.bedrock"})
 
 
 class PriceBook:
@@ -61,7 +66,10 @@ class PriceBook:
 
     def _resolve(self, key: tuple) -> tuple[object | None, float | None]:
         provider, model, request_model, price_context = key
-        names = list(dict.fromkeys(m for m in (model, request_model) if m))
+        tried = (
+            (request_model, model) if provider in _REQUEST_MODEL_FIRST else (model, request_model)
+        )
+        names = list(dict.fromkeys(m for m in tried if m))
         # an override for either name wins over genai-prices for both: a user who prices
         # "gpt-4o" means the calls that ask for it, whatever snapshot answers
         pricer, varies = self._override(provider, names), False
@@ -97,7 +105,19 @@ class PriceBook:
         self._warned.add((provider, model))
         logger.warning(
             "tokentrail has no price for model %r of provider %r: its calls are counted as "
-            "unpriced (never $0); add it to TOKENTRAIL_PRICES_FILE or instrument(prices=...)",
+            "unpriced (never $0). To price them, add this entry under 'prices:' in "
+            "TOKENTRAIL_PRICES_FILE (or pass it in instrument(prices=[...])) with your rates "
+            "in USD per million tokens: %s",
             model,
             provider,
+            price_entry(provider, model),
         )
+
+
+def price_entry(provider: str, model: str) -> str:
+    """The prices-file entry that prices ``model`` of ``provider``, as one line of YAML with
+    the rates left for the user to fill in (unfilled, the file is rejected, never read as $0)."""
+    return (
+        f"- {{provider: {json.dumps(provider)}, model: {json.dumps(model)}, "
+        "input_mtok: <USD per 1M input tokens>, output_mtok: <USD per 1M output tokens>}"
+    )

@@ -32,10 +32,10 @@ PROVIDER_IDS: dict[str, str] = {
     "groq": "groq",
     "deepseek": "deepseek",
     "perplexity": "perplexity",
-    "cohere": "cohere",
-    # LiteLLM's names of providers that the semantic conventions do not list
     "together_ai": "together",
     "fireworks_ai": "fireworks",
+    "openrouter": "openrouter",
+    "cohere": "cohere",
 }
 
 #: genai-prices provider id -> the ``gen_ai.provider.name`` that reports it (first one wins)
@@ -77,6 +77,9 @@ def resolve(
 
     snapshot = data_snapshot.get_snapshot()
     provider_id = PROVIDER_IDS.get(provider, provider)
+    if provider_id == "aws" and model.startswith("arn:"):
+        # a Bedrock ARN (foundation model, inference profile) names its model id last
+        model = model.rsplit("/", 1)[-1]
     try:
         found_provider, model_info = snapshot.find_provider_model(model, None, provider_id, None)
     except LookupError:

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from decimal import Decimal
-from time import perf_counter
+from time import perf_counter, time_ns
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -502,10 +502,12 @@ class Call:
         cost: Cost,
     ) -> None:
         """The emitter writes the outcome (only ``Emitter.finish`` calls this)."""
-        if end_time is not None and self.start_time is not None:
-            self.duration = (end_time - self.start_time) / 1e9
-        else:
+        if end_time is None:
             self.duration = perf_counter() - self.started
+        elif self.start_time is not None:
+            self.duration = (end_time - self.start_time) / 1e9
+        else:  # ended now, reported as over at end_time: not the time since
+            self.duration = perf_counter() - self.started - (time_ns() - end_time) / 1e9
         self.response = response
         self.container = container
         self.usage = usage

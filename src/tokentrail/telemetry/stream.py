@@ -8,9 +8,10 @@ stream objects and plain generators alike (google-genai streams are generators, 
 their request inside ``next()``: ``activate=`` makes the call current around each ``next()``).
 
 An observer has ``add(item) -> bool`` (look at one item, cheaply: this runs per chunk; False
-hides the item from the caller) and ``end(error)`` (once). The usual observer is
-``CallStream``: it feeds a per-provider *accumulator* (``add(item) -> bool`` and
-``response() -> Response``, what the stream reported once it is over) and ends the call.
+hides the item from the caller), ``started()`` (the first item arrived) and ``end(error)``
+(once). The usual observer is ``CallStream``: a per-provider *accumulator* (``add(item) ->
+bool`` and ``response() -> Response``, what the stream reported once it is over) reads the
+items, and the call ends with what it reports.
 
 A stream the caller dropped is reported from its finaliser, but not *in* it: ``__del__`` runs
 wherever the garbage collector happens to run, in the middle of the caller's code, so the
@@ -41,37 +42,34 @@ class StreamAccumulator(Protocol):
 
 
 class StreamObserver(Protocol):
+    """What a stream proxy reports to: ``add`` (per item; False hides it), ``started`` (the
+    first item arrived), ``end`` (once: the stream is over), ``ended``."""
+
     @property
     def ended(self) -> bool: ...
 
     def add(self, item: Any) -> bool: ...
 
+    def started(self) -> None: ...
+
     def end(self, error: BaseException | None) -> None: ...
 
 
 class CallStream:
-    """The observer of a call's stream: an accumulator reads the items, and the call ends
-    with what it reports."""
+    """The observer of a call's stream: an accumulator reads the items (its ``add`` is the
+    observer's, so that a chunk costs one call), and the call ends with what it reports."""
 
-    __slots__ = ("accumulator", "call")
+    __slots__ = ("accumulator", "add", "call", "started")
 
     def __init__(self, call: Call, accumulator: StreamAccumulator) -> None:
         self.call = call
         self.accumulator = accumulator
+        self.add = accumulator.add
+        self.started = call.first_chunk
 
     @property
     def ended(self) -> bool:
         return self.call.ended
-
-    def add(self, item: Any) -> bool:
-        call = self.call
-        if call.time_to_first_chunk is None:
-            call.first_chunk()
-        try:
-            return self.accumulator.add(item)
-        except Exception as error:
-            _guard.report(_CHUNK, error)
-            return True
 
     def end(self, error: BaseException | None) -> None:
         call = self.call
@@ -95,38 +93,52 @@ class CallStream:
             _guard.report(_RESPONSE, failure)
 
 
+def _added(add: Any, item: Any) -> bool:
+    """``add(item)``, guarded (an observer's error costs telemetry, never the item)."""
+    try:
+        return add(item)
+    except Exception as error:
+        _guard.report(_CHUNK, error)
+        return True
+
+
 class StreamProxy(wrapt.ObjectProxy):
     """A synchronous stream (``openai.Stream``, ``anthropic.Stream``, a generator) that
-    reports itself. ``activate``: the call to make current around each ``next()``."""
+    reports itself to an observer. Per item: the wrapped stream's ``__next__`` and the
+    observer's ``add``, both bound once."""
 
-    def __init__(self, wrapped: Any, observer: StreamObserver, activate: Call | None = None):
+    def __init__(self, wrapped: Any, observer: StreamObserver) -> None:
         super().__init__(wrapped)
         self._self_observer = observer
-        self._self_activate = activate
+        # an iterable that is not its own iterator (botocore's EventStream) gets one now:
+        # making it reads nothing
+        next_ = getattr(type(wrapped), "__next__", None)
+        self._self_next = wrapped.__next__ if next_ is not None else iter(wrapped).__next__
+        self._self_add = observer.add
+        self._self_waiting = True
 
     def __iter__(self) -> Iterator[Any]:
         return self
 
     def __next__(self) -> Any:
-        observer, stream, call = self._self_observer, self.__wrapped__, self._self_activate
-        while True:
-            try:
-                if call is None:
-                    item = stream.__next__()
-                else:
-                    call.activate()
-                    try:
-                        item = stream.__next__()
-                    finally:
-                        call.deactivate()
-            except StopIteration:
-                observer.end(None)
-                raise
-            except BaseException as exc:
-                observer.end(exc)
-                raise
-            if observer.add(item):
+        try:
+            item = self._self_next()
+        except StopIteration:
+            self._self_observer.end(None)
+            raise
+        except BaseException as exc:
+            self._self_observer.end(exc)
+            raise
+        if self._self_waiting:
+            self._self_waiting = False
+            self._self_observer.started()
+        try:
+            if self._self_add(item):
                 return item
+        except Exception as error:
+            _guard.report(_CHUNK, error)
+            return item
+        return self.__next__()  # hidden (the usage-only chunk tokentrail asked for)
 
     def close(self) -> Any:
         try:
@@ -153,14 +165,46 @@ class StreamProxy(wrapt.ObjectProxy):
             defer(observer.end, None)
 
 
+class ActiveStreamProxy(StreamProxy):
+    """A generator that sends its request inside ``next()`` (google-genai): the call is
+    current around each ``next()``, so that what the SDK does there nests under it."""
+
+    def __init__(self, wrapped: Any, observer: StreamObserver, call: Call) -> None:
+        super().__init__(wrapped, observer)
+        self._self_call = call
+
+    def __next__(self) -> Any:
+        call = self._self_call
+        call.activate()
+        try:
+            item = self._self_next()
+        except StopIteration:
+            call.deactivate()
+            self._self_observer.end(None)
+            raise
+        except BaseException as exc:
+            call.deactivate()
+            self._self_observer.end(exc)
+            raise
+        call.deactivate()
+        if self._self_waiting:
+            self._self_waiting = False
+            self._self_observer.started()
+        if _added(self._self_add, item):
+            return item
+        return self.__next__()
+
+
 class AsyncStreamProxy(wrapt.ObjectProxy):
     """An asynchronous stream (``openai.AsyncStream``, ``anthropic.AsyncStream``, an async
-    generator)."""
+    generator). ``activate``: the call to make current around each ``__anext__()``."""
 
     def __init__(self, wrapped: Any, observer: StreamObserver, activate: Call | None = None):
         super().__init__(wrapped)
         self._self_observer = observer
+        self._self_add = observer.add
         self._self_activate = activate
+        self._self_waiting = True
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
@@ -183,7 +227,10 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
             except BaseException as exc:
                 observer.end(exc)
                 raise
-            if observer.add(item):
+            if self._self_waiting:
+                self._self_waiting = False
+                observer.started()
+            if _added(self._self_add, item):
                 return item
 
     async def close(self) -> Any:

@@ -122,7 +122,7 @@ def test_stream_usage_hosts_of_the_runtime(api, telemetry):
         stream_usage_hosts=["*"],
     )
     try:
-        chat_stream(api.with_client(base_url="http://127.0.0.1:11434/v1"))
+        chat_stream(api.with_client(base_url="http://127.0.0.1:8080/v1"))
     finally:
         instrumentor.uninstrument()
 

@@ -200,3 +200,29 @@ def test_an_unanswered_connection_is_a_botocore_connection_error(fake, client):
     fake.raise_next(ConnectionResetError())
     with pytest.raises(ConnectionClosedError):
         client.converse(modelId=MODELS["amazon"], messages=MESSAGES)
+
+
+def test_fixed_usage_request_ids_and_answers_without_token_headers():
+    """What the instrumentation tests ask of the fake: fixed counts, an ``x-amzn-RequestId``
+    on every answer, ``InvokeModel`` answers without the token-count headers, ARN model ids."""
+    counts = {"input": 7, "cache_read": 2048, "cache_write": 0, "output": 11}
+    with FakeBedrock(usage=counts, token_headers=False) as fake:
+        client = fake.client()
+        arn = f"arn:aws:bedrock:us-east-1::foundation-model/{MODELS['amazon']}"
+        answer = client.converse(modelId=arn, messages=MESSAGES)
+        invoked = client.invoke_model(
+            modelId=MODELS["anthropic"], body=json.dumps(native_request("anthropic"))
+        )
+        body = json.loads(invoked["body"].read())
+    assert answer["usage"] == {
+        "inputTokens": 7,
+        "outputTokens": 11,
+        "totalTokens": 2066,
+        "cacheReadInputTokens": 2048,
+        "cacheWriteInputTokens": 0,
+    }
+    assert answer["ResponseMetadata"]["RequestId"].startswith("fake-")
+    headers = invoked["ResponseMetadata"]["HTTPHeaders"]
+    assert not any(name.endswith("-token-count") for name in headers)
+    assert body["usage"]["input_tokens"] == 7
+    assert body["usage"]["cache_read_input_tokens"] == 2048

@@ -4,9 +4,11 @@ way a user would instrument their app, with a live progress line and a closing t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -81,7 +83,9 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _traffic(latency: float) -> list[Step]:
+def _traffic(latency: float, servers: contextlib.ExitStack) -> list[Step]:
+    """The workload; ``servers`` closes the fakes that run a server (Bedrock's, the ones
+    LiteLLM reaches) at the end."""
     from ...fakes.openai import FakeOpenAI
     from . import traffic_openai
 
@@ -96,11 +100,21 @@ def _traffic(latency: float) -> list[Step]:
         from . import traffic_anthropic
 
         steps += traffic_anthropic.steps(FakeAnthropic(latency=latency))
+    if _installed("boto3"):
+        from ...fakes.bedrock import FakeBedrock
+        from . import traffic_bedrock
+
+        steps += traffic_bedrock.steps(servers.enter_context(FakeBedrock(latency=latency)))
+    if _installed("mistralai"):
+        from ...fakes.mistral import FakeMistral
+        from . import traffic_mistral
+
+        steps += traffic_mistral.steps(FakeMistral(latency=latency))
     if _installed("litellm"):
         from ...fakes.litellm import FakeProviders
         from . import traffic_litellm
 
-        steps += traffic_litellm.steps(FakeProviders(latency=latency))
+        steps += traffic_litellm.steps(servers.enter_context(FakeProviders(latency=latency)))
     return steps
 
 
@@ -192,7 +206,8 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
         alert_sinks=alerts.sinks(),
         max_request_cost_usd=MAX_REQUEST_COST_USD,
     )
-    steps = _traffic(args.latency)
+    servers = contextlib.ExitStack()
+    steps = _traffic(args.latency, servers)
     runner = Runner(args.seed)
     per_round = sum(step.weight for step in steps)
     progress = Progress(out, None if args.forever else per_round * args.rounds, args.quiet)
@@ -214,6 +229,7 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
         finally:
             progress.finish()
             runner.close()
+            servers.close()
     # every span has ended by now (the ledger sees them as they end): report, then linger
     tokentrail.flush(timeout=5)
     _report(ledger, out)
@@ -227,6 +243,7 @@ def _run(args: argparse.Namespace, out: TextIO, notes: _Notes) -> int:
         summary = ledger.summary() | {"alerts": alerts.summary()}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=2)
+    _report_hint(bool(telemetry.exporting_to), out)
     if args.linger > 0 and not stop.requested:
         print(f"serving /metrics for {args.linger:g} s more", file=out, flush=True)
         with StopOnInterrupt(out) as stop:
@@ -269,6 +286,28 @@ class StopOnInterrupt:
     def __exit__(self, *exc_info: Any) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+def _report_hint(exported: bool, out: TextIO) -> None:
+    """How to get the weekly cost review of what this run did."""
+    service = os.environ.get("OTEL_SERVICE_NAME", "tokentrail-demo")
+    command = (
+        f"tokentrail report --prometheus http://<prometheus>:9090 --match 'job=\"{service}\"' "
+        "--since 1h"
+    )
+    print("\nThe cost review of this run (trend, projection, anomalies, efficiency):", file=out)
+    if not exported:
+        print(
+            "  export it first: OTEL_EXPORTER_OTLP_ENDPOINT=<Collector> (collector/otelcol.yaml, "
+            "scraped by Prometheus), then",
+            file=out,
+        )
+    print(f"  {command}", file=out)
+    print(
+        "  add --spans <dir> (collector/examples/span-files.yaml) for top users and calls, "
+        "--format html -o report.html for charts",
+        file=out,
+    )
 
 
 def _report(ledger: Ledger, out: TextIO) -> None:

@@ -24,13 +24,13 @@ from ... import _guard
 from ... import names as sc
 from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
-from ...telemetry.stream import AsyncStreamProxy, StreamProxy
+from ...telemetry.stream import ActiveStreamProxy, AsyncStreamProxy
 from ...usage import Usage, estimate_tokens
 from .._base import Operation, Patch, async_wrapper, sync_wrapper
 from .._sdk import given_float, given_int
 from . import extractors as ex
 from .requests import PER_REQUEST_METHODS, Hops, RequestLog, log_of, per_request_wrapper
-from .streams import ChunkAccumulator
+from .streams import ChunkAccumulator, accumulator
 
 MODULE = "google.genai.models"
 _CHUNK = _guard.site("google_genai.stream.chunk", None)
@@ -159,17 +159,18 @@ class GenerateContentStream(GenerateContent):
     def result(self, call: Call, result: Any) -> Any:
         chunks = None
         if type(call.state) is not RequestLog:
-            chunks = ChunkAccumulator(
+            chunks = accumulator(
                 prompt=call.request.prompt,
                 tier=self.tier(call),
                 capture_content=self.capture_content,
             )
             if type(call.state) is Hops:
                 call.state.chunks = chunks  # the first request's chunks, should it be logged
-        proxy = AsyncStreamProxy if self.asynchronous else StreamProxy
         observer = UserStream(call, chunks, self.reported_per_request(call))
         # the generator sends its requests inside next(): the call is current around each
-        return proxy(result, observer, activate=call)
+        if self.asynchronous:
+            return AsyncStreamProxy(result, observer, activate=call)
+        return ActiveStreamProxy(result, observer, call)
 
 
 class UserStream:
@@ -189,10 +190,11 @@ class UserStream:
     def ended(self) -> bool:
         return self._call.ended
 
+    def started(self) -> None:
+        self._read = True
+        self._call.first_chunk()
+
     def add(self, chunk: Any) -> bool:
-        if not self._read:
-            self._read = True
-            self._call.first_chunk()
         if self._chunks is not None:
             try:
                 self._chunks.add(chunk)

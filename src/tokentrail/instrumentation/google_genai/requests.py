@@ -33,7 +33,7 @@ from ...telemetry.emitter import Call, current_call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
 from ...telemetry.stream import AsyncStreamProxy, StreamProxy
 from . import extractors as ex
-from .streams import ChunkAccumulator
+from .streams import ChunkAccumulator, accumulator
 
 _OPEN = _guard.site("google_genai.request.open", None)
 _CLOSE = _guard.site("google_genai.request.close", None)
@@ -67,9 +67,10 @@ class ModelRequest:
     def ended(self) -> bool:
         return self.end_time is not None
 
+    def started(self) -> None:
+        self.first_chunk_time = time_ns()
+
     def add(self, chunk: Any) -> bool:
-        if self.first_chunk_time is None:
-            self.first_chunk_time = time_ns()
         try:
             self.chunks.add(chunk)  # type: ignore[union-attr]
         except Exception as error:
@@ -112,7 +113,7 @@ class RequestLog:
     def open(self, streamed: bool) -> ModelRequest:
         chunks = None
         if streamed:
-            chunks = ChunkAccumulator(
+            chunks = accumulator(
                 prompt=self.prompt, tier=self.tier, capture_content=self.capture_content
             )
         request = ModelRequest(self, chunks)

@@ -23,54 +23,72 @@ class ChunkAccumulator:
     A stream that ended before its final chunk (closed early, failed) reports the server's
     last running total, marked ``estimated``: what the server went on to generate is unknown.
     Without any usage (none arrived) the usage is estimated from the prompt and the chunks.
+    Per chunk it keeps the last chunk, the last usage and a count; the finish reasons, the
+    model and the id are read from the last chunk at the end.
     """
 
-    __slots__ = ("_chunks", "_finish", "_first", "_prompt", "_text", "_tier", "_usage")
+    __slots__ = ("_chunks", "_last", "_prompt", "_tier", "_usage")
 
-    def __init__(self, *, prompt: Any, tier: str | None, capture_content: bool) -> None:
+    def __init__(self, *, prompt: Any, tier: str | None) -> None:
         self._prompt = prompt
         self._tier = tier
         self._usage: Any = None
-        self._first: Any = None
-        self._finish: tuple[str, ...] | None = None
+        self._last: Any = None
         self._chunks = 0
-        self._text: list[str] | None = [] if capture_content else None
 
     def add(self, chunk: Any) -> bool:
         self._chunks += 1
+        self._last = chunk
         usage = chunk.usage_metadata
         if usage is not None:
             self._usage = usage
-        if self._first is None:
-            self._first = chunk
-        candidates = chunk.candidates
-        if candidates:
-            if candidates[0].finish_reason is not None or len(candidates) > 1:
-                self._finish = ex.finish_reasons(candidates) or self._finish
-            if self._text is not None:
-                self._text.extend(_texts(candidates[0]))
         return True
 
     def response(self) -> Response:
-        finished = self._finish is not None
+        last = self._last
+        finish = ex.finish_reasons(last.candidates) if last is not None else None
         usage = ex.usage_of(self._usage)
-        if usage is not None and not finished:
+        if usage is not None and finish is None:
             usage = replace(usage, estimated=True)
         elif usage is None and self._chunks:
             usage = estimated_usage(self._prompt, self._chunks)
-        attributes = None
-        if self._text:
-            finish = self._finish[0] if self._finish else ""
-            attributes = {GEN_AI_OUTPUT_MESSAGES: ex.text_output(self._text, finish)}
-        first = self._first
         return Response(
             usage,
-            model=getattr(first, "model_version", None),
-            id=getattr(first, "response_id", None),
-            finish_reasons=self._finish,
+            model=getattr(last, "model_version", None),
+            id=getattr(last, "response_id", None),
+            finish_reasons=finish,
             price_context=ex.price_context(self._usage, self._tier),
-            attributes=attributes,
         )
+
+
+class CapturingChunkAccumulator(ChunkAccumulator):
+    """The same, keeping the text of the answer (``capture_content=True``)."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, *, prompt: Any, tier: str | None) -> None:
+        super().__init__(prompt=prompt, tier=tier)
+        self._text: list[str] = []
+
+    def add(self, chunk: Any) -> bool:
+        candidates = chunk.candidates
+        if candidates:
+            self._text.extend(_texts(candidates[0]))
+        return super().add(chunk)
+
+    def response(self) -> Response:
+        response = super().response()
+        if not self._text:
+            return response
+        finish = response.finish_reasons[0] if response.finish_reasons else ""
+        return response.changed(
+            attributes={GEN_AI_OUTPUT_MESSAGES: ex.text_output(self._text, finish)}
+        )
+
+
+def accumulator(*, prompt: Any, tier: str | None, capture_content: bool) -> ChunkAccumulator:
+    cls = CapturingChunkAccumulator if capture_content else ChunkAccumulator
+    return cls(prompt=prompt, tier=tier)
 
 
 def _texts(candidate: Any) -> list[str]:

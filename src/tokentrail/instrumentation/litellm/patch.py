@@ -31,7 +31,7 @@ from .._base import Operation, Patch, async_wrapper, sync_wrapper
 from .._content import input_messages
 from .._sdk import first_given_int, given_float
 from . import extractors as ex
-from .streams import ChunkAccumulator, CustomStreamProxy
+from .streams import CapturingChunkAccumulator, ChunkAccumulator, CustomStreamProxy
 
 logger = logging.getLogger("tokentrail")
 
@@ -132,9 +132,8 @@ class Completion(_LiteLLMOperation):
     def result(self, call: Call, result: Any) -> Any:
         provider = _litellm_provider(call)
         if call.request.stream and _is_stream(result):
-            accumulator = ChunkAccumulator(
-                result, provider, prompt=call.request.prompt, capture_content=self.capture_content
-            )
+            kind = CapturingChunkAccumulator if self.capture_content else ChunkAccumulator
+            accumulator = kind(result, provider, prompt=call.request.prompt)
             return CustomStreamProxy(result, CallStream(call, accumulator))
         call.end(ex.completion_response(result, provider, capture_content=self.capture_content))
         return result

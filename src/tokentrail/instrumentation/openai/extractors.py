@@ -15,19 +15,32 @@ from ...usage import Usage
 from .._content import text_parts
 from .._sdk import ClientCache, Endpoint, address_of, field, int_field
 
+#: the hosts of providers reached through the openai SDK with a ``base_url`` (a host not
+#: listed is reported as ``openai``, its ``server.address`` naming it)
 _PROVIDER_BY_HOST = {
     "api.openai.com": sc.PROVIDER_OPENAI,
-    "api.groq.com": "groq",
-    "api.deepseek.com": "deepseek",
-    "api.x.ai": "x_ai",
-    "api.mistral.ai": "mistral_ai",
-    "api.perplexity.ai": "perplexity",
+    "api.groq.com": sc.PROVIDER_GROQ,
+    "api.deepseek.com": sc.PROVIDER_DEEPSEEK,
+    "api.x.ai": sc.PROVIDER_X_AI,
+    "api.mistral.ai": sc.PROVIDER_MISTRAL_AI,
+    "api.perplexity.ai": sc.PROVIDER_PERPLEXITY,
+    "api.together.xyz": sc.PROVIDER_TOGETHER_AI,
+    "api.together.ai": sc.PROVIDER_TOGETHER_AI,
+    "api.fireworks.ai": sc.PROVIDER_FIREWORKS_AI,
+    "openrouter.ai": sc.PROVIDER_OPENROUTER,
+    "ollama.com": sc.PROVIDER_OLLAMA,
     "generativelanguage.googleapis.com": sc.PROVIDER_GCP_GEMINI,
 }
+#: Ollama's own port (``ollama serve`` listens there unless told otherwise; nothing else
+#: claims it), on any host: a local or LAN Ollama server. vLLM's default port (8000) is every
+#: development server's, so a vLLM server is not named: it shows as its ``server.address``.
+_OLLAMA_PORT = 11434
 _AZURE_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
 _RUNTIME_PROVIDERS = {"vertex": sc.PROVIDER_GCP_VERTEX_AI, "bedrock": sc.PROVIDER_AWS_BEDROCK}
-#: hosts known to accept ``stream_options={"include_usage": true}``
-_STREAM_USAGE_HOSTS = {"api.openai.com"}
+#: hosts documented to accept ``stream_options={"include_usage": true}`` and to send no usage
+#: on streams without it (Ollama by its port too). Hosts that send usage unasked (Groq in
+#: ``x_groq.usage``, Together, Fireworks, OpenRouter, Mistral) need nothing injected.
+_STREAM_USAGE_HOSTS = {"api.openai.com", "api.deepseek.com", "ollama.com"}
 
 
 def endpoint_of(client: Any, extra_hosts: frozenset[str], cache: ClientCache) -> Endpoint:
@@ -49,6 +62,8 @@ def _read_endpoint(client: Any, url: Any, extra_hosts: frozenset[str]) -> Endpoi
         accepts = True
     elif runtime in _RUNTIME_PROVIDERS:
         provider, accepts = _RUNTIME_PROVIDERS[runtime], False
+    elif port == _OLLAMA_PORT:
+        provider, accepts = sc.PROVIDER_OLLAMA, True
     else:
         provider = _PROVIDER_BY_HOST.get(host or "", sc.PROVIDER_OPENAI)
         accepts = host in _STREAM_USAGE_HOSTS
@@ -87,6 +102,13 @@ def chat_usage(usage: Any) -> Usage | None:
         reasoning_tokens=int_field(completion, "reasoning_tokens"),
         details=tuple(details),
     )
+
+
+def groq_stream_usage(chunk: Any) -> Any:
+    """The usage Groq puts on a stream's final chunk without being asked (``x_groq.usage``,
+    in the chat shape), or None."""
+    extra = getattr(chunk, "__pydantic_extra__", None)
+    return field(extra.get("x_groq"), "usage") if extra else None
 
 
 def responses_usage(usage: Any, tool_usage: Any = None) -> Usage | None:

@@ -19,7 +19,11 @@ from .._base import Operation, Patch, patch, raw_response_mode
 from .._content import input_messages
 from .._sdk import ClientCache, Endpoint, first_given_int, given_float, given_str
 from . import extractors as ex
-from .streams import CompletionStreamAccumulator, ResponsesStreamAccumulator
+from .streams import (
+    CapturingCompletionStreamAccumulator,
+    CompletionStreamAccumulator,
+    ResponsesStreamAccumulator,
+)
 
 
 class Sent:
@@ -124,11 +128,13 @@ class ChatCompletions(_OpenAIOperation):
         return ex.chat_response(result, capture_content=self.capture_content)
 
     def accumulator(self, call: Call) -> Any:
-        return CompletionStreamAccumulator(
-            hide_usage_chunk=call.state is not None and call.state.injected_usage,
-            prompt=call.request.prompt,
-            capture_content=self.capture_content,
+        cls = (
+            CapturingCompletionStreamAccumulator
+            if self.capture_content
+            else CompletionStreamAccumulator
         )
+        hide = call.state is not None and call.state.injected_usage
+        return cls(hide_usage_chunk=hide, prompt=call.request.prompt)
 
 
 class LegacyCompletions(ChatCompletions):

@@ -19,66 +19,87 @@ class CompletionStreamAccumulator:
 
     Usage arrives on a last chunk with ``choices == []`` when ``stream_options.include_usage``
     is set; when tokentrail set it (the caller did not), that chunk is hidden from the caller.
+    Some hosts send it unasked: on the chunk that finishes (Together, Fireworks), on a last
+    chunk of its own (OpenRouter), or in ``x_groq.usage`` of the finishing chunk (Groq).
     Without usage (the caller broke out first, or the host does not send it) the usage is
     estimated: the prompt's length and one token per content chunk, marked ``estimated``.
+
+    Per chunk it keeps a reference and a count; the model, the id and the service tier are read
+    from the last chunk at the end (every chunk carries them), finish reasons as they come (on
+    a choice's last chunk).
     """
 
-    __slots__ = ("_chunks", "_finish", "_hide_usage_chunk", "_id", "_model", "_prompt",
-                 "_service_tier", "_text", "_usage")  # fmt: skip
+    __slots__ = ("_chunks", "_finish", "_hide_usage_chunk", "_last", "_prompt", "_usage")
 
-    def __init__(self, *, hide_usage_chunk: bool, prompt: Any, capture_content: bool) -> None:
+    def __init__(self, *, hide_usage_chunk: bool, prompt: Any) -> None:
         self._hide_usage_chunk = hide_usage_chunk
         self._prompt = prompt
         self._usage: Any = None
-        self._model: str | None = None
-        self._id: str | None = None
-        self._service_tier: Any = None
-        self._finish: dict[int, str] = {}
+        self._last: Any = None
+        self._finish: dict[int, str] | None = None
         self._chunks = 0
-        self._text: list[str] | None = [] if capture_content else None
 
     def add(self, chunk: Any) -> bool:
-        choices = chunk.choices
         usage = chunk.usage
         if usage is not None:
             self._usage = usage
-            if not choices and self._hide_usage_chunk:
+            if self._hide_usage_chunk and not chunk.choices:
                 return False
-        if self._model is None:
-            self._model = chunk.model
-            self._id = chunk.id
-            self._service_tier = getattr(chunk, "service_tier", None)
+        self._last = chunk
+        choices = chunk.choices
         if choices:
             self._chunks += 1
-            for choice in choices:
-                if choice.finish_reason:
-                    self._finish[choice.index] = choice.finish_reason
-                if self._text is not None:
-                    delta = getattr(choice, "delta", None)
-                    text = getattr(delta, "content", None) if delta is not None else choice.text
-                    if text:
-                        self._text.append(text)
+            if choices[0].finish_reason is not None or len(choices) > 1:
+                self._note_finish(chunk, choices)
         return True
+
+    def _note_finish(self, chunk: Any, choices: Any) -> None:
+        finish = self._finish
+        if finish is None:
+            finish = self._finish = {}
+        for choice in choices:
+            if choice.finish_reason:
+                finish[choice.index] = choice.finish_reason
+                if self._usage is None:  # Groq's, unasked, on the finishing chunk
+                    self._usage = ex.groq_stream_usage(chunk)
 
     def response(self) -> Response:
         usage = ex.chat_usage(self._usage)
         if usage is None and self._chunks:
             usage = estimated_usage(self._prompt, self._chunks)
-        attributes = None
-        if self._text:
-            attributes = {
-                GEN_AI_OUTPUT_MESSAGES: input_messages(
-                    [{"role": "assistant", "content": "".join(self._text)}]
-                )
-            }
+        last, finish = self._last, self._finish
         return Response(
             usage,
-            model=self._model,
-            id=self._id,
-            finish_reasons=tuple(self._finish[i] for i in sorted(self._finish)) or None,
-            price_context=ex.price_context(self._service_tier),
-            attributes=attributes,
+            model=getattr(last, "model", None),
+            id=getattr(last, "id", None),
+            finish_reasons=tuple(finish[i] for i in sorted(finish)) if finish else None,
+            price_context=ex.price_context(getattr(last, "service_tier", None)),
         )
+
+
+class CapturingCompletionStreamAccumulator(CompletionStreamAccumulator):
+    """The same, keeping the text of the answer (``capture_content=True``)."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, *, hide_usage_chunk: bool, prompt: Any) -> None:
+        super().__init__(hide_usage_chunk=hide_usage_chunk, prompt=prompt)
+        self._text: list[str] = []
+
+    def add(self, chunk: Any) -> bool:
+        for choice in chunk.choices or ():
+            delta = getattr(choice, "delta", None)
+            text = getattr(delta, "content", None) if delta is not None else choice.text
+            if text:
+                self._text.append(text)
+        return super().add(chunk)
+
+    def response(self) -> Response:
+        response = super().response()
+        if not self._text:
+            return response
+        messages = input_messages([{"role": "assistant", "content": "".join(self._text)}])
+        return response.changed(attributes={GEN_AI_OUTPUT_MESSAGES: messages})
 
 
 class ResponsesStreamAccumulator:

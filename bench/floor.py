@@ -1,0 +1,128 @@
+"""The floor: the least an instrumentation can do and still emit what tokentrail's contract
+requires — the same span (as many attributes, set the same way) and the same histogram
+records, with constant values; no request or response reading, no pricing, no attribution.
+What tokentrail costs above this is its own code.
+
+Used by ``instructions.py`` and by the peer benchmark (``peers/worker.py``, peer ``floor``).
+Needs only wrapt and the OpenTelemetry API (the peers' virtualenvs have no tokentrail).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind
+
+#: the methods tokentrail wraps in the peer benchmark's scenarios: (module, Class.method)
+TARGETS = {
+    "openai": [("openai.resources.chat.completions", "Completions.create"),
+               ("openai.resources.responses", "Responses.create")],
+    "anthropic": [("anthropic.resources.messages", "Messages.create")],
+    "gemini": [("google.genai.models", "Models.generate_content"),
+               ("google.genai.models", "Models.generate_content_stream")],
+}  # fmt: skip
+
+START = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.stream": False,
+    "gen_ai.request.model": "model",
+    "server.address": "api.example.com",
+    "server.port": 443,
+    "gen_ai.request.max_tokens": 1024,
+    "tokentrail.feature": "feature",
+    "tokentrail.team": "team",
+}
+END = {
+    "gen_ai.response.model": "model-2025",
+    "gen_ai.response.id": "id",
+    "gen_ai.response.finish_reasons": ("stop",),
+    "gen_ai.usage.input_tokens": 1200,
+    "gen_ai.usage.output_tokens": 300,
+    "gen_ai.usage.cache_read.input_tokens": 1024,
+    "gen_ai.usage.reasoning.output_tokens": 128,
+    "gen_ai.usage.cost": 0.001,
+    "tokentrail.cost.status": "priced",
+    "tokentrail.pricing.source": "genai-prices",
+}
+COMMON = {
+    "gen_ai.provider.name": "openai",
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.model": "model",
+    "gen_ai.response.model": "model-2025",
+    "server.address": "api.example.com",
+    "tokentrail.feature": "feature",
+    "tokentrail.team": "team",
+}
+INPUT = {**COMMON, "gen_ai.token.type": "input"}
+OUTPUT = {**COMMON, "gen_ai.token.type": "output"}
+
+
+class _Telemetry:
+    def __init__(self, tracer_provider: Any, meter_provider: Any) -> None:
+        self.tracer = trace.get_tracer("floor", "1", tracer_provider)
+        meter = metrics.get_meter("floor", "1", meter_provider)
+        self.tokens = meter.create_histogram("gen_ai.client.token.usage", unit="{token}")
+        self.duration = meter.create_histogram("gen_ai.client.operation.duration", unit="s")
+        self.first_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk", unit="s"
+        )
+
+    def start(self) -> tuple[Any, float]:
+        return self.tracer.start_span("chat model", kind=SpanKind.CLIENT, attributes=START), (
+            time.perf_counter()
+        )
+
+    def end(self, span: Any, started: float, first_chunk: float | None = None) -> None:
+        span.set_attributes(END)
+        span.end()
+        self.tokens.record(1200, INPUT)
+        self.tokens.record(300, OUTPUT)
+        self.duration.record(time.perf_counter() - started, COMMON)
+        if first_chunk is not None:
+            self.first_chunk.record(first_chunk - started, COMMON)
+
+
+class _Stream(wrapt.ObjectProxy):
+    def __init__(self, wrapped: Any, telemetry: _Telemetry, span: Any, started: float):
+        super().__init__(wrapped)
+        self._self_telemetry = telemetry
+        self._self_span = span
+        self._self_started = started
+        self._self_first: float | None = None
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            item = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_telemetry.end(self._self_span, self._self_started, self._self_first)
+            raise
+        if self._self_first is None:
+            self._self_first = time.perf_counter()
+        return item
+
+
+def instrument_floor(provider: str, tracer_provider: Any, meter_provider: Any) -> None:
+    telemetry = _Telemetry(tracer_provider, meter_provider)
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        span, started = telemetry.start()
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            result = wrapped(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+        if kwargs.get("stream") or not hasattr(result, "__dict__") or hasattr(result, "__next__"):
+            return _Stream(result, telemetry, span, started)
+        telemetry.end(span, started)
+        return result
+
+    for module, target in TARGETS[provider]:
+        wrapt.wrap_function_wrapper(module, target, wrapper)
