@@ -20,6 +20,7 @@ import pytest
 from google.genai import types
 
 import tokentrail
+from tests.instrumentation.litellm.loops import run_litellm
 from tokentrail import Budget
 from tokentrail.fakes.anthropic import FakeAnthropic
 from tokentrail.fakes.bedrock import FakeBedrock
@@ -227,6 +228,8 @@ def _bedrock(operation: str, family: str = "converse"):
             return list(client.invoke_model_with_response_stream(**kwargs)["body"])
         return client.invoke_model(**kwargs)["body"].read()
 
+    return call
+
 
 def _litellm(route: str, stream: bool = False, asynchronous: bool = False, router: bool = False):
     """LiteLLM's ``completion``/``acompletion`` (or a ``Router`` of one deployment) with the
@@ -256,7 +259,7 @@ def _litellm(route: str, stream: bool = False, asynchronous: bool = False, route
             result = await functions.acompletion(**kwargs)
             return [c async for c in result] if stream else result
 
-        return asyncio.run(drain())
+        return run_litellm(drain())
 
     return call
 

@@ -9,7 +9,6 @@ The sync/async machinery is ``tests.instrumentation.driver``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from tests.instrumentation.driver import (  # noqa: F401 - fixtures
     SyncOrAsync,
     _collections_skip_what_is_loaded,
 )
+from tests.instrumentation.litellm.loops import finish_logging
 from tokentrail.fakes.litellm import FakeProviders
 
 MESSAGES = [{"role": "user", "content": "Summarise the quarterly figures in two sentences."}]
@@ -36,12 +36,7 @@ ROUTES = {
 def _session_loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop = asyncio.new_event_loop()
     yield loop
-    worker = _litellm_logging_worker()
-    if worker is not None:
-        # what LiteLLM still has to log for the calls made, as at the end of an app's loop
-        with contextlib.suppress(asyncio.TimeoutError):
-            loop.run_until_complete(asyncio.wait_for(worker.flush(), 5))
-        loop.run_until_complete(worker.stop())
+    loop.run_until_complete(finish_logging())
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
 
@@ -52,14 +47,6 @@ def event_loop_for_test(_session_loop: asyncio.AbstractEventLoop) -> asyncio.Abs
     background logging (a worker task, and its queue) stays on the loop it started on (older
     LiteLLM releases cannot move it to another)."""
     return _session_loop
-
-
-def _litellm_logging_worker() -> Any:
-    try:
-        from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
-    except ImportError:  # older LiteLLM: no background worker
-        return None
-    return GLOBAL_LOGGING_WORKER
 
 
 @pytest.fixture
