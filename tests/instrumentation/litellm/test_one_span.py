@@ -94,15 +94,19 @@ def test_one_span_one_request_one_budget_charge(api, case):
 
 
 def test_litellms_own_fallbacks_are_one_call_priced_as_the_attempt_that_answered(
-    providers, instrumented
+    providers, instrumented, event_loop_for_test
 ):
     """``fallbacks=`` on the call (not the Router): LiteLLM calls itself for each model; the
     caller's call is the one reported, with the model that answered. The failed attempt was an
-    error response, not billed."""
+    error response, not billed. (Async: the sync form runs the same code in an event loop of
+    LiteLLM's own, which it closes with its logging task still pending.)"""
     providers.openai.fail_next(500)
-    result = litellm.completion(
-        messages=MESSAGES, fallbacks=["gpt-4o-mini"], max_retries=0, **providers.route("gpt-4o")
-    )
+    result = event_loop_for_test.run_until_complete(
+        litellm.acompletion(
+            messages=MESSAGES, fallbacks=["gpt-4o-mini"], max_retries=0,
+            **providers.route("gpt-4o"),
+        )
+    )  # fmt: skip
 
     span = instrumented.span()
     assert span.attributes["gen_ai.request.model"] == "gpt-4o"
