@@ -37,6 +37,12 @@ def _session_loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop = asyncio.new_event_loop()
     yield loop
     loop.run_until_complete(finish_logging())
+    # as asyncio.run ends a loop: what is still pending (a logging task LiteLLM left here when
+    # a later test's loop took its worker over) is cancelled, not destroyed pending
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
 
