@@ -25,7 +25,7 @@ def steps(fakes: FakeProviders) -> list[Step]:
     litellm.suppress_debug_info = True  # its "Give Feedback" banner on each handled failure
     router = litellm.Router(
         model_list=[
-            {"model_name": "moderator", "litellm_params": fakes.route("openai/gpt-4o-mini")},
+            {"model_name": "moderator", "litellm_params": fakes.route("openai/gpt-4.1-nano")},
             {"model_name": "moderator-backup",
              "litellm_params": fakes.route("mistral/mistral-small-latest")},
         ],
