@@ -176,8 +176,8 @@ def _wrapper_maker(function: str) -> Callable[[Any], Callable[..., Any]]:
 
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
             if async_half is not None and kwargs.get(async_half) is True:
-                # ``completion(..., acompletion=True)``: LiteLLM's own way to run its async
-                # twin, which reports the call
+                # ``completion(..., acompletion=True)``: how ``acompletion`` (which reports
+                # the call) runs ``completion`` in a thread; not counted when called so directly
                 return wrapped(*args, **kwargs)
             if kwargs.get("mock_response") is not None:
                 return wrapped(*args, **kwargs)  # LiteLLM answers itself: nothing is billed
