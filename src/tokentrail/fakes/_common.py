@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.util
 import json
 import threading
 import time
@@ -46,9 +47,22 @@ _WORDS = [
 
 
 def http_module(sdk_base_client: str) -> Any:
-    """``httpx2`` or ``httpx``: whichever the SDK's base client uses (openai >= 3 uses httpx2)."""
+    """``httpx2`` or ``httpx``: whichever the SDK's base client uses (openai >= 3 uses httpx2).
+    Without the SDK, ``httpx``: the fake then serves another client on a loopback port
+    (``_loopback.serve``; LiteLLM reaches Anthropic without the anthropic SDK)."""
+    if not _installed(sdk_base_client.rsplit(".", 1)[0]):
+        import httpx
+
+        return httpx
     module = importlib.import_module(sdk_base_client)
     return getattr(module, "httpx2", None) or module.httpx
+
+
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
 
 
 def text_of(n_words: int, seed: str = "") -> str:

@@ -18,6 +18,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
@@ -77,6 +78,11 @@ class Operation:
 
     def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
         raise NotImplementedError
+
+    #: the call reports everything it sends, also what it sends through another SDK that
+    #: tokentrail instruments (LiteLLM calls the openai SDK): instrumented methods called
+    #: while it runs are part of it and report nothing of their own (``covered()``)
+    covers_sdk_calls: ClassVar[bool] = False
 
     def traced(self, instance: Any) -> bool:
         """Whether the call gets a tokentrail span (False when another span already carries
@@ -171,6 +177,37 @@ def _begin(
     return call, kwargs
 
 
+class _Cover:
+    """Marks the context of a running call whose operation ``covers_sdk_calls``.
+
+    Closed when the call returns, not only reset: a context copied while it ran (a thread or
+    a task the client started for its callbacks) is covered no longer once the call is over.
+    """
+
+    __slots__ = ("_token", "open")
+
+    def __init__(self) -> None:
+        self.open = True
+        self._token = _cover.set(self)
+
+    def close(self) -> None:
+        self.open = False
+        _cover.reset(self._token)
+
+
+_cover: ContextVar[_Cover | None] = ContextVar("tokentrail_cover", default=None)
+
+
+def covered() -> bool:
+    """Whether an instrumented method called now is part of a call already being reported
+    (one usage span per billable call: a LiteLLM call that goes through the openai SDK is
+    LiteLLM's span only). Only that: a call made inside another instrumented call that does
+    not cover its SDK calls (a Gemini tool function that calls a model) is a call of its own.
+    """
+    cover = _cover.get()
+    return cover is not None and cover.open
+
+
 def _fail(op: Operation, call: Call, exc: BaseException) -> None:
     try:
         op.failed(call, exc)
@@ -208,22 +245,29 @@ def _current(wrapped: Callable[..., Any], instance: Any, wrapper: Callable[..., 
 
 
 def sync_wrapper(op: Operation) -> Callable[..., Any]:
+    covers = op.covers_sdk_calls
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         if op.runtime.closed:
             return _current(wrapped, instance, wrapper)(*args, **kwargs)
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or covered():
             return wrapped(*args, **kwargs)
         begun = _begin(op, instance, args, kwargs)
         if begun is None:
             return wrapped(*args, **kwargs)
         call, kwargs = begun
         call.activate()
+        cover = _Cover() if covers else None
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
+            if cover is not None:
+                cover.close()
             call.deactivate()
             _fail(op, call, exc)
             raise
+        if cover is not None:
+            cover.close()
         call.deactivate()
         return _complete(op, call, result)
 
@@ -235,6 +279,7 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
     """For ``Async*`` methods, whether they are ``async def`` or a ``def`` returning a
     coroutine (openai and anthropic wrap ``create`` in a plain ``def``): the wrapper is a plain
     ``def`` that returns our coroutine, so the budget check runs when the caller awaits."""
+    covers = op.covers_sdk_calls
 
     async def run(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         begun = _begin(op, instance, args, kwargs)
@@ -242,19 +287,24 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
             return await wrapped(*args, **kwargs)
         call, kwargs = begun
         call.activate()
+        cover = _Cover() if covers else None
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
+            if cover is not None:
+                cover.close()
             call.deactivate()
             _fail(op, call, exc)
             raise
+        if cover is not None:
+            cover.close()
         call.deactivate()
         return _complete(op, call, result)
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         if op.runtime.closed:
             return _current(wrapped, instance, wrapper)(*args, **kwargs)
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or covered():
             return wrapped(*args, **kwargs)
         return run(wrapped, instance, args, kwargs)
 
@@ -264,7 +314,8 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
 
 @dataclass(frozen=True)
 class Patch:
-    """One SDK method to wrap: ``module``'s ``cls.method`` with a wrapper built for a runtime.
+    """One SDK method to wrap: ``module``'s ``cls.method`` (``cls`` empty: the module's
+    function ``method``) with a wrapper built for a runtime.
 
     ``make_wrapper`` runs when the patch is applied (the module is imported by then); it may
     return None to skip the patch for this SDK version."""
@@ -276,7 +327,8 @@ class Patch:
 
 
 def patch(module: str, target: str, operation: type[Operation], *, asynchronous: bool) -> Patch:
-    cls, method = target.split(".")
+    """``target``: ``"Class.method"``, or ``"function"`` for a function of the module."""
+    cls, _, method = target.rpartition(".")
     factory = async_wrapper if asynchronous else sync_wrapper
     return Patch(module, cls, method, lambda runtime: factory(operation(runtime, asynchronous)))
 
@@ -308,7 +360,9 @@ class TokenTrailInstrumentor(BaseInstrumentor):
                 state().add(runtime)
             else:
                 runtime = self._tokentrail_shared = state().acquire_shared()
-        self._tokentrail_patched: list[tuple[type, str]] = []
+        self._tokentrail_patched: list[tuple[Any, str]] = []
+        #: the wrappers this instrumentor installed (to recognise one under another name)
+        self._tokentrail_wrappers: list[Any] = []
         self._tokentrail_runtime = runtime
         for target in self.patches():
             module = sys.modules.get(target.module)
@@ -320,24 +374,32 @@ class TokenTrailInstrumentor(BaseInstrumentor):
                 self._apply(module, target)
 
     def _apply(self, module: ModuleType, target: Patch) -> None:
-        owner = getattr(module, target.cls, None)
+        owner = getattr(module, target.cls, None) if target.cls else module
         if owner is None or not hasattr(owner, target.method):
             logger.debug("tokentrail: %s.%s.%s not found", target.module, target.cls, target.method)
             return
         if (owner, target.method) in self._tokentrail_patched:
             return  # an alias of a class already patched (openai's beta.chat since 1.92)
+        current = owner.__dict__.get(target.method)
+        if any(current is wrapped for wrapped in self._tokentrail_wrappers):
+            # a function this instrumentor wrapped, imported under another name (a package
+            # that re-exports its submodule's functions): restored with it, not wrapped twice
+            self._tokentrail_patched.append((owner, target.method))
+            return
         wrapper = target.make_wrapper(self._tokentrail_runtime)
         if wrapper is None:
             return  # the patch declined: the SDK lacks something it needs
         _warn_if_foreign(owner, target.method)
         wrapt.wrap_function_wrapper(owner, target.method, wrapper)
         self._tokentrail_patched.append((owner, target.method))
+        self._tokentrail_wrappers.append(owner.__dict__[target.method])
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _forget(self)
         for owner, method in reversed(getattr(self, "_tokentrail_patched", ())):
             unwrap(owner, method)
         self._tokentrail_patched = []
+        self._tokentrail_wrappers = []
         if getattr(self, "_tokentrail_owned", None) is not None:
             self._tokentrail_owned.close()
             self._tokentrail_owned = None
@@ -386,7 +448,7 @@ def _forget(instrumentor: TokenTrailInstrumentor) -> None:
                 del _waiting[module]
 
 
-def _warn_if_foreign(owner: type, method: str) -> None:
+def _warn_if_foreign(owner: Any, method: str) -> None:
     """Another instrumentation already wraps this method: its spans and ours would both count
     the call. Say so once, at instrument time."""
     current = owner.__dict__.get(method)
@@ -396,7 +458,7 @@ def _warn_if_foreign(owner: type, method: str) -> None:
         logger.warning(
             "tokentrail: %s.%s is already wrapped by %s; two instrumentations of the same SDK "
             "report each call twice (disable one, e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS)",
-            owner.__qualname__,
+            getattr(owner, "__qualname__", owner.__name__),  # a class, or a module
             method,
             getattr(wrapper, "__module__", "another instrumentation"),
         )

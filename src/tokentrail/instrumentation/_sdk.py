@@ -9,6 +9,7 @@ arguments may be the SDKs' ``NOT_GIVEN``/``omit`` sentinels: those are "not give
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,6 +50,16 @@ def count(value: Any) -> int:
 def given_int(value: Any) -> int | None:
     """An int argument, or None for absent/None/NOT_GIVEN/omit."""
     return value if isinstance(value, int) and value.__class__ is not bool else None
+
+
+def first_given_int(kwargs: Mapping[str, Any], names: Iterable[str]) -> int | None:
+    """The first of the arguments ``names`` given as an int (an output cap that an SDK takes
+    under several names)."""
+    for name in names:
+        value = given_int(kwargs.get(name))
+        if value is not None:
+            return value
+    return None
 
 
 def given_float(value: Any) -> float | None:

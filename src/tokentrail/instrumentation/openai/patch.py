@@ -17,7 +17,7 @@ from ...telemetry.records import EMPTY_RESPONSE, Request, Response
 from ...telemetry.stream import watch
 from .._base import Operation, Patch, patch, raw_response_mode
 from .._content import input_messages
-from .._sdk import ClientCache, Endpoint, given_float, given_int, given_str
+from .._sdk import ClientCache, Endpoint, first_given_int, given_float, given_str
 from . import extractors as ex
 from .streams import (
     CapturingCompletionStreamAccumulator,
@@ -68,7 +68,7 @@ class _OpenAIOperation(Operation):
             server_address=endpoint.address,
             server_port=endpoint.port,
             stream=kwargs.get("stream") is True,
-            max_tokens=_max_tokens(kwargs, self.max_tokens_arguments),
+            max_tokens=first_given_int(kwargs, self.max_tokens_arguments),
             temperature=given_float(kwargs.get("temperature")),
             attributes=attributes,
             prompt=prompt,
@@ -99,14 +99,6 @@ class _OpenAIOperation(Operation):
 
     def accumulator(self, call: Call) -> Any:
         raise NotImplementedError
-
-
-def _max_tokens(kwargs: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
-    for name in names:
-        value = given_int(kwargs.get(name))
-        if value is not None:
-            return value
-    return None
 
 
 class ChatCompletions(_OpenAIOperation):
