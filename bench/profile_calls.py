@@ -175,9 +175,7 @@ def per_chunk_us(n: int = 2000) -> float:
 
     def proxied() -> None:
         call = emitter.start(request, EMPTY, with_span=False)
-        accumulator = CompletionStreamAccumulator(
-            hide_usage_chunk=False, prompt=None, capture_content=False
-        )
+        accumulator = CompletionStreamAccumulator(prompt=None, capture_content=False)
         for _ in StreamProxy(iter(chunks), call, accumulator):
             pass
 

@@ -92,17 +92,21 @@ class _Deferred(BackgroundQueue):
 
     def _run(self) -> None:
         while True:
-            item = self.queue.get()
+            function, args = self.queue.get()
             try:
-                function, args = item
-                function(*args)
+                self.perform(function, args)
             except Exception as exc:
                 _guard.report(_DEFERRED_SITE, exc)
             finally:
                 self.queue.task_done()
 
+    @staticmethod
+    def perform(function: Any, args: tuple) -> None:
+        """One piece of deferred work (the guarded part of the thread's loop)."""
+        function(*args)
 
-_DEFERRED_SITE = _guard.site("deferred", None)
+
+_DEFERRED_SITE = _guard.site("deferred", "tokentrail._background:_Deferred.perform")
 deferred = _Deferred()
 
 

@@ -23,7 +23,7 @@ from .stores import BudgetStore
 
 logger = logging.getLogger("tokentrail")
 
-_RECORDER = _guard.site("budgets.recorder", None)
+_RECORDER = _guard.site("budgets.recorder", "tokentrail.budgets.recorder:Recorder._process")
 
 
 class Recorder(BackgroundQueue):

@@ -53,7 +53,8 @@ _current_call: ContextVar[Call | None] = ContextVar("tokentrail_current_call", d
 _PRICING = _guard.site("pricing", "tokentrail.pricing.book:PriceBook.cost")
 _SPAN = _guard.site("span", "tokentrail.telemetry.emitter:Call.span_attributes")
 _METRICS = _guard.site("metrics", "tokentrail.telemetry.emitter:Emitter.record")
-_LISTENER = _guard.site("listener", None)
+#: the listeners are the budget tracker's (the only one tokentrail adds)
+_LISTENER = _guard.site("listener", "tokentrail.budgets.tracker:BudgetTracker.on_call_end")
 
 
 def current_call() -> Call | None:

@@ -11,6 +11,10 @@ An observer has ``add(item) -> bool`` (look at one item, cheaply: this runs per 
 hides the item from the caller) and ``end(error)`` (once). The usual observer is
 ``CallStream``: it feeds a per-provider *accumulator* (``add(item) -> bool`` and
 ``response() -> Response``, what the stream reported once it is over) and ends the call.
+Items tokentrail asked for and the caller did not (openai's usage-only chunk) are hidden by a
+``hidden`` test of their own, not by the accumulator: a fault in reading an item, or in
+watching the stream at all (``filtered``), must not show the caller an item it would not have
+got without tokentrail.
 
 A stream the caller dropped is reported from its finaliser, but not *in* it: ``__del__`` runs
 wherever the garbage collector happens to run, in the middle of the caller's code, so the
@@ -19,7 +23,7 @@ ending is handed to tokentrail's finaliser thread (``_background.defer``), never
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
 import wrapt
@@ -29,9 +33,13 @@ from .._background import defer
 from .emitter import Call
 from .records import EMPTY_RESPONSE, Response
 
-_CHUNK = _guard.site("stream.chunk", None)
-_RESPONSE = _guard.site("stream.response", None)
-_END = _guard.site("stream.end", None)
+_CHUNK = _guard.site("stream.chunk", "tokentrail.telemetry.stream:CallStream.read")
+_RESPONSE = _guard.site("stream.response", "tokentrail.telemetry.stream:CallStream.response")
+_END = _guard.site("stream.end", "tokentrail.telemetry.emitter:Call.end")
+
+
+#: whether the caller must not see an item
+Hidden = Callable[[Any], bool]
 
 
 class StreamAccumulator(Protocol):
@@ -51,13 +59,17 @@ class StreamObserver(Protocol):
 
 class CallStream:
     """The observer of a call's stream: an accumulator reads the items, and the call ends
-    with what it reports."""
+    with what it reports. ``hidden``: the items the caller must not see (an item tokentrail
+    asked for), kept from it whatever becomes of the accumulator."""
 
-    __slots__ = ("accumulator", "call")
+    __slots__ = ("accumulator", "call", "hidden")
 
-    def __init__(self, call: Call, accumulator: StreamAccumulator) -> None:
+    def __init__(
+        self, call: Call, accumulator: StreamAccumulator, hidden: Hidden | None = None
+    ) -> None:
         self.call = call
         self.accumulator = accumulator
+        self.hidden = hidden
 
     @property
     def ended(self) -> bool:
@@ -68,10 +80,19 @@ class CallStream:
         if call.time_to_first_chunk is None:
             call.first_chunk()
         try:
-            return self.accumulator.add(item)
+            shown = self.read(item)
         except Exception as error:
             _guard.report(_CHUNK, error)
-            return True
+            shown = True
+        return shown if self.hidden is None else shown and _shown(self.hidden, item)
+
+    def read(self, item: Any) -> bool:
+        """The accumulator's look at one item (the guarded part of ``add``)."""
+        return self.accumulator.add(item)
+
+    def response(self) -> Response:
+        """What the accumulator says the stream reported (the guarded part of ``end``)."""
+        return self.accumulator.response()
 
     def end(self, error: BaseException | None) -> None:
         call = self.call
@@ -79,7 +100,7 @@ class CallStream:
             return
         failure = None
         try:
-            response = self.accumulator.response()
+            response = self.response()
         except Exception as exc:
             failure, response = exc, EMPTY_RESPONSE
         try:
@@ -93,6 +114,31 @@ class CallStream:
         # would be ended a second time when the stream is collected
         if failure is not None:
             _guard.report(_RESPONSE, failure)
+
+
+class Filter:
+    """The observer of a stream whose call is not watched (tokentrail could not read its
+    result): it only keeps ``hidden`` items from the caller."""
+
+    __slots__ = ("hidden",)
+    ended = True
+
+    def __init__(self, hidden: Hidden) -> None:
+        self.hidden = hidden
+
+    def add(self, item: Any) -> bool:
+        return _shown(self.hidden, item)
+
+    def end(self, error: BaseException | None) -> None:
+        pass
+
+
+def _shown(hidden: Hidden, item: Any) -> bool:
+    try:
+        return not hidden(item)
+    except Exception as error:
+        _guard.report(_CHUNK, error)
+        return True
 
 
 class StreamProxy(wrapt.ObjectProxy):
@@ -217,7 +263,21 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
             defer(observer.end, None)
 
 
-def watch(stream: Any, call: Call, accumulator: StreamAccumulator, *, asynchronous: bool) -> Any:
-    """``stream`` (an SDK stream object) as a proxy that ends ``call`` from ``accumulator``."""
+def watch(
+    stream: Any,
+    call: Call,
+    accumulator: StreamAccumulator,
+    *,
+    asynchronous: bool,
+    hidden: Hidden | None = None,
+) -> Any:
+    """``stream`` (an SDK stream object) as a proxy that ends ``call`` from ``accumulator``
+    (and keeps ``hidden`` items from the caller)."""
     proxy = AsyncStreamProxy if asynchronous else StreamProxy
-    return proxy(stream, CallStream(call, accumulator))
+    return proxy(stream, CallStream(call, accumulator, hidden))
+
+
+def filtered(stream: Any, hidden: Hidden, *, asynchronous: bool) -> Any:
+    """``stream`` as a proxy that only keeps ``hidden`` items from the caller."""
+    proxy = AsyncStreamProxy if asynchronous else StreamProxy
+    return proxy(stream, Filter(hidden))

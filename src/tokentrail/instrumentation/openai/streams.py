@@ -14,20 +14,25 @@ from . import extractors as ex
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
+def usage_only(chunk: Any) -> bool:
+    """The last chunk of a stream with ``stream_options.include_usage``: usage, no choices
+    (hidden from a caller who did not ask for it, when tokentrail did)."""
+    return not chunk.choices and chunk.usage is not None
+
+
 class CompletionStreamAccumulator:
     """Chat completions and legacy completions chunks.
 
     Usage arrives on a last chunk with ``choices == []`` when ``stream_options.include_usage``
-    is set; when tokentrail set it (the caller did not), that chunk is hidden from the caller.
-    Without usage (the caller broke out first, or the host does not send it) the usage is
-    estimated: the prompt's length and one token per content chunk, marked ``estimated``.
+    is set (``usage_only``). Without usage (the caller broke out first, or the host does not
+    send it) the usage is estimated: the prompt's length and one token per content chunk,
+    marked ``estimated``.
     """
 
-    __slots__ = ("_chunks", "_finish", "_hide_usage_chunk", "_id", "_model", "_prompt",
-                 "_service_tier", "_text", "_usage")  # fmt: skip
+    __slots__ = ("_chunks", "_finish", "_id", "_model", "_prompt", "_service_tier", "_text",
+                 "_usage")  # fmt: skip
 
-    def __init__(self, *, hide_usage_chunk: bool, prompt: Any, capture_content: bool) -> None:
-        self._hide_usage_chunk = hide_usage_chunk
+    def __init__(self, *, prompt: Any, capture_content: bool) -> None:
         self._prompt = prompt
         self._usage: Any = None
         self._model: str | None = None
@@ -42,8 +47,6 @@ class CompletionStreamAccumulator:
         usage = chunk.usage
         if usage is not None:
             self._usage = usage
-            if not choices and self._hide_usage_chunk:
-                return False
         if self._model is None:
             self._model = chunk.model
             self._id = chunk.id
