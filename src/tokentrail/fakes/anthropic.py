@@ -57,6 +57,9 @@ class FakeAnthropic(FakeServer):
     come first) with an error event, or without ``error`` by dropping the connection.
     """
 
+    #: the API key its clients send (set another on an instance to look for it elsewhere)
+    api_key = "sk-ant-fake-key-for-tests"
+
     def __init__(
         self,
         *,
@@ -69,6 +72,10 @@ class FakeAnthropic(FakeServer):
         self.stream_chunks = stream_chunks
         #: the headers of each request, in order (``traceparent`` ...)
         self.request_headers: list[dict[str, str]] = []
+
+    def reset(self) -> None:
+        super().reset()
+        self.request_headers.clear()
 
     def error_body(self, status: int) -> dict[str, Any]:
         kind = _ERROR_TYPES.get(status, "api_error")
@@ -88,7 +95,7 @@ class FakeAnthropic(FakeServer):
 
         http = self._http()
         return anthropic.Anthropic(
-            api_key="sk-ant-fake-key-for-tests",
+            api_key=self.api_key,
             base_url=base_url,
             http_client=http.Client(transport=http.MockTransport(self.handler)),
             **{"max_retries": 0, **kwargs},
@@ -99,7 +106,7 @@ class FakeAnthropic(FakeServer):
 
         http = self._http()
         return anthropic.AsyncAnthropic(
-            api_key="sk-ant-fake-key-for-tests",
+            api_key=self.api_key,
             base_url=base_url,
             http_client=http.AsyncClient(transport=http.MockTransport(self.handler)),
             **{"max_retries": 0, **kwargs},
