@@ -21,6 +21,7 @@ instruments read at collection time.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -38,11 +39,13 @@ from .. import names as sc
 from ..attribution import Attribution
 from ..pricing import PriceBook
 from ..pricing.cost import NOT_BILLED, UNPRICED_COST, Cost
-from ..usage import Usage, estimate_tokens
+from ..usage import UnreadableUsage, Usage, estimate_tokens, readable
 from ..version import __version__
 from .failures import may_have_been_billed
 from .instruments import CallInstruments
 from .records import EMPTY_RESPONSE, Request, Response
+
+logger = logging.getLogger("tokentrail")
 
 #: distinct metric attribute sets kept before new ones fold into one overflow series
 _MAX_SERIES = 2000
@@ -117,6 +120,7 @@ class Emitter:
         self.meter = metrics.get_meter(sc.SCOPE_NAME, __version__, meter_provider)
         #: called with each ended ``Call`` (budgets, alerts); each is guarded
         self.listeners: list[Callable[[Call], None]] = []
+        self._unreadable_warned: set[tuple[str, str | None]] = set()
         self._series: dict[tuple, _Series] = {}
         self._lock = threading.Lock()
         self.instruments = CallInstruments(
@@ -228,7 +232,8 @@ class Emitter:
     ) -> tuple[Usage | None, Cost]:
         """The call's usage and what it cost. A failure without usage cost nothing (an error
         response is not billed), unless the request may have reached the model before it
-        failed (``failures``): then its input is estimated from the prompt."""
+        failed (``failures``): then its input is estimated from the prompt. A usage that
+        cannot be read (``usage.readable``) is unpriced and has no token counts."""
         usage = response.usage
         if usage is None:
             if error is None:
@@ -236,14 +241,35 @@ class Emitter:
             if not may_have_been_billed(error):
                 return None, NOT_BILLED
             usage = Usage(input_tokens=estimate_tokens(request.prompt), estimated=True)
+        elif not readable(usage):
+            self._unreadable(request, response, "a count that is not a whole number of tokens")
+            return None, UNPRICED_COST
         try:
             cost = self.price_book.cost(
                 usage, request.provider, response.model, request.model, response.price_context
             )
+        except UnreadableUsage as exc:  # odd data from the provider, not our error
+            self._unreadable(request, response, str(exc))
+            cost = UNPRICED_COST
         except Exception as exc:  # a price that cannot be computed is an unpriced call
             _guard.report(_PRICING, exc)
             cost = UNPRICED_COST
         return usage, cost
+
+    def _unreadable(self, request: Request, response: Response, why: str) -> None:
+        """Warn once per provider and model that its usage could not be read."""
+        model = response.model or request.model
+        key = (request.provider, model if isinstance(model, str) else None)
+        if key in self._unreadable_warned or len(self._unreadable_warned) > 1000:
+            return
+        self._unreadable_warned.add(key)
+        logger.warning(
+            "tokentrail: %s reported a usage for %r that cannot be read (%s): such calls are "
+            "counted as unpriced, never as $0",
+            request.provider,
+            key[1],
+            why,
+        )
 
     # -- metrics -------------------------------------------------------------------------------
 
