@@ -130,7 +130,7 @@ class Runtime:
                 max_request_cost_usd=self.max_request_cost_usd,
             )
             self.emitter.listeners.append(self.tracker.on_call_end)
-            self._admits = bool(self.tracker.blocking_plans)
+            self._admits = self.tracker.admits
         #: attribution baggage configured from the environment (undone by close())
         self._baggage = baggage
         if baggage is not None:

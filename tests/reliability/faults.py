@@ -32,6 +32,18 @@ def declared_sites() -> dict[str, str | None]:
     return dict(_guard.SITES)
 
 
+def defined_at(target: str) -> str:
+    """Where the code ``target`` names is defined: ``"module:Class.method"`` of the class
+    that defines a method ``target`` finds by inheritance (so that the sites of several
+    operations that run the same method are one fault), else ``target`` itself."""
+    owner, name = resolve(target)
+    if isinstance(owner, type):
+        for cls in owner.__mro__:
+            if name in vars(cls):
+                return f"{cls.__module__}:{cls.__qualname__}.{name}"
+    return target
+
+
 def resolve(target: str) -> tuple[Any, str]:
     """``"module:Qualified.name"`` -> (the object holding it, the attribute name)."""
     module_name, _, qualname = target.partition(":")

@@ -14,6 +14,7 @@ really runs)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from decimal import Decimal
 
@@ -26,15 +27,18 @@ from tokentrail.budgets.stores.memory import MemoryBudgetStore
 from tokentrail.instrumentation.providers import PROVIDERS
 
 from .cases import Cases, provider_cases
-from .faults import Envs, declared_sites, fault_at, imported_late, outcomes
+from .faults import Envs, declared_sites, defined_at, fault_at, imported_late, outcomes
 
 SITES = declared_sites()
 CASES = provider_cases()
 LATE = tuple(name for cases in CASES.values() for name in cases.imported_late)
-#: the code each site guards -> the sites that guard it
+#: the code each site guards, where it is defined -> the sites that guard it
 TARGETS: dict[str, list[str]] = {}
 for _site, _target in sorted(SITES.items()):
-    TARGETS.setdefault(_target or f"<none: {_site}>", []).append(_site)
+    TARGETS.setdefault(defined_at(_target) if _target else f"<none: {_site}>", []).append(_site)
+#: a budget action is applied by whichever operation sends the call: the fault that keeps it
+#: from being applied is in all of them at once (else the others would still act)
+APPLY = tuple(target for target in TARGETS if target.endswith(".apply"))
 
 
 def scenarios_for(target: str) -> dict[str, Cases]:
@@ -97,18 +101,34 @@ def test_every_site_names_code_that_exists():
 def test_a_fault_in_guarded_code_changes_nothing_for_the_application(
     target, envs, without_tokentrail, telemetry, lenient
 ):
-    sites = TARGETS[target]
-    cases = scenarios_for(target)
+    broken = APPLY if target in APPLY else (target,)
+    sites = [site for code in broken for site in TARGETS[code]]
+    cases = scenarios_for(target) if len(broken) == 1 else CASES
     alerts = []
-    with fault_at(target), imported_late(LATE):
+    budgets = [
+        Budget("watch", Decimal("0.00001"), "day", warn_at=(0.5,)),
+        Budget("cap", 1000, "day", action="block"),
+    ]
+    store: MemoryBudgetStore = RemoteStore()
+    if target in APPLY:
+        # actions that change every call after the first (the store is exact, so they act at
+        # once): where applying them fails, the call goes out as the application made it
+        budgets += [
+            Budget("trim", Decimal("1e-9"), "day", action="clamp", at=0.5, max_output_tokens=16),
+            Budget("cheaper", Decimal("1e-9"), "day", action="downgrade", at=0.5,
+                   downgrade={"text-embedding-3-small": "text-embedding-ada-002",
+                              "gemini-embedding-001": "gemini-2.0-flash-lite"}),
+        ]  # fmt: skip
+        store = MemoryBudgetStore()
+    with contextlib.ExitStack() as faults:
+        for code in broken:
+            faults.enter_context(fault_at(code))
+        faults.enter_context(imported_late(LATE))
         tokentrail.instrument(
             tracer_provider=telemetry.tracer_provider,
             meter_provider=telemetry.meter_provider,
-            budgets=[
-                Budget("watch", Decimal("0.00001"), "day", warn_at=(0.5,)),
-                Budget("cap", 1000, "day", action="block"),
-            ],
-            budget_store=RemoteStore(),
+            budgets=budgets,
+            budget_store=store,
             alert_sinks=[alerts.append],
             max_request_cost_usd=Decimal("0.000001"),
         )
@@ -118,8 +138,8 @@ def test_a_fault_in_guarded_code_changes_nothing_for_the_application(
             tokentrail.uninstrument()
 
     different = [key for key, value in got.items() if value != without_tokentrail[key]]
-    assert not different, f"a fault in {target} changed what the application got: {different}"
+    assert not different, f"a fault in {broken} changed what the application got: {different}"
     counts = _guard.counts()
     for site in sites:
-        assert counts.get(site, 0) > 0, f"no scenario reached {site} ({target})"
+        assert counts.get(site, 0) > 0, f"no scenario reached {site} ({SITES[site]})"
     assert set(counts) <= set(SITES), "an error was reported at a site that is not declared"

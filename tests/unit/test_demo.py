@@ -58,6 +58,9 @@ def test_demo_budgets_refuse_calls_and_alert(tmp_path):
     assert ("budget_exceeded", "legal-daily") in kinds
     assert ("budget_warning", "cx-daily") in kinds
     assert ("request_cost", None) in kinds
+    assert ("budget_action", "support-bot-daily") in kinds  # the support bot is downgraded
+    support = {line["model"] for line in data["lines"] if line["feature"] == "support-bot"}
+    assert any(m.startswith("gpt-4o-mini") for m in support), support
     once = [(a["kind"], a["message"]) for a in alerts]
     assert len(once) == len(set(once)), "each alert fires once per budget, threshold and window"
     assert "alerts fired" in result.stdout

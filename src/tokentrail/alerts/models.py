@@ -9,12 +9,13 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-AlertKind = Literal["request_cost", "budget_warning", "budget_exceeded"]
+AlertKind = Literal["request_cost", "budget_warning", "budget_exceeded", "budget_action"]
 Severity = Literal["warning", "critical"]
 
 REQUEST_COST: Final = "request_cost"
 BUDGET_WARNING: Final = "budget_warning"
 BUDGET_EXCEEDED: Final = "budget_exceeded"
+BUDGET_ACTION: Final = "budget_action"
 WARNING: Final = "warning"
 CRITICAL: Final = "critical"
 
@@ -34,7 +35,9 @@ class Alert:
     * ``budget_warning`` (``warning``): the budget's window reached ``threshold`` (a fraction,
       e.g. ``0.8``) of its limit;
     * ``budget_exceeded`` (``critical``): the window's spending reached the limit, or a
-      blocking budget refused a call.
+      blocking budget refused a call;
+    * ``budget_action`` (``warning``): a ``downgrade`` or ``clamp`` budget reached its ``at``
+      fraction (``threshold``) and started changing calls; ``action`` says how.
 
     ``key`` is the ``per=`` value for per-key budgets (``{"user_id": "u-42"}``);
     ``attribution`` is the attribution of the call that triggered the alert.
@@ -54,6 +57,8 @@ class Alert:
     model: str | None = None
     trace_id: str | None = None
     timestamp: datetime = field(default_factory=_now)
+    #: ``budget_action``: what the budget now does to calls, e.g. "downgrade gpt-4o to gpt-4o-mini"
+    action: str | None = None
 
     @property
     def message(self) -> str:
@@ -67,6 +72,12 @@ class Alert:
                 f"per-request threshold of ${_usd(self.limit_usd)}"
             )
         percent = self.spent_usd / self.limit_usd * 100 if self.limit_usd else Decimal(0)
+        if self.kind == BUDGET_ACTION:
+            return (
+                f"Budget {self.budget!r}{scope} reached {self.threshold:.0%} of its limit "
+                f"(${_usd(self.spent_usd)} of ${_usd(self.limit_usd)} this {self.window} "
+                f"window) and now acts on calls: {self.action}"
+            )
         if self.kind == BUDGET_WARNING:
             return (
                 f"Budget {self.budget!r}{scope} reached {self.threshold:.0%} of its limit: "
@@ -113,6 +124,7 @@ class Alert:
             "trace_id": self.trace_id,
             "timestamp": _iso(self.timestamp),
             "dedup_key": self.dedup_key,
+            "action": self.action,
         }
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..version import __version__
-from .models import BUDGET_EXCEEDED, BUDGET_WARNING, CRITICAL, Alert
+from .models import BUDGET_ACTION, BUDGET_EXCEEDED, BUDGET_WARNING, CRITICAL, Alert
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _USER_AGENT = f"tokentrail/{__version__}"
@@ -163,12 +163,15 @@ class SlackSink(HttpSink):
         super().__init__(webhook_url, **kwargs)
 
     def body(self, alert: Alert) -> dict[str, Any]:
-        icon = {BUDGET_EXCEEDED: ":rotating_light:", BUDGET_WARNING: ":warning:"}.get(
-            alert.kind, ":moneybag:"
-        )
+        icon = {
+            BUDGET_EXCEEDED: ":rotating_light:",
+            BUDGET_WARNING: ":warning:",
+            BUDGET_ACTION: ":arrow_down:",
+        }.get(alert.kind, ":moneybag:")
         title = {
             BUDGET_EXCEEDED: f"Budget exhausted: {alert.budget}",
             BUDGET_WARNING: f"Budget warning: {alert.budget}",
+            BUDGET_ACTION: f"Budget acting: {alert.budget} ({alert.action})",
         }.get(alert.kind, "Expensive LLM call")
         d = alert.to_dict()
         fields = [

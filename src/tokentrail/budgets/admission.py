@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import TokenTrailError
+from ..telemetry.records import Request
+from .actions import Acted
 from .models import Span
 from .plans import Plan
 from .stores import Charge
@@ -43,10 +45,11 @@ class Refused:
 class Admission:
     """The budgets' decision about one call. ``refusal`` is the error to raise instead of
     sending it (``BudgetExceededError``, or ``BudgetStoreUnavailableError`` when a store that
-    fails closed cannot be reached); otherwise ``reservation`` is what it holds, if anything.
+    fails closed cannot be reached); otherwise ``request`` is what to send when a budget's
+    action changed it (``acted`` says how), and ``reservation`` what it holds, if anything.
     ``span_attributes`` say on the call's span what the budgets did."""
 
-    __slots__ = ("refusal", "refused", "reservation", "span_attributes")
+    __slots__ = ("acted", "refusal", "refused", "request", "reservation", "span_attributes")
 
     def __init__(
         self,
@@ -54,9 +57,17 @@ class Admission:
         reservation: Reservation | None = None,
         refusal: TokenTrailError | None = None,
         refused: Refused | None = None,
-        span_attributes: Mapping[str, Any] | None = None,
+        acted: Acted | None = None,
     ) -> None:
         self.reservation = reservation
         self.refusal = refusal
         self.refused = refused
-        self.span_attributes = span_attributes
+        self.acted = acted
+        self.request: Request | None = acted.target if acted is not None else None
+        self.span_attributes: Mapping[str, Any] | None = (
+            acted.span_attributes() if acted is not None else None
+        )
+
+    def unchanged(self) -> Admission:
+        """This decision without its action (the action could not be applied to the call)."""
+        return Admission(reservation=self.reservation, refusal=self.refusal, refused=self.refused)

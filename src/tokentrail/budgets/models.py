@@ -13,6 +13,10 @@ Windows come in two kinds:
   time, the safe direction for a limit).
 
 A call is counted in the window (bucket) in which it *started*.
+
+A budget's ``action`` says what happens as its window fills: ``alert`` (alerts only),
+``block`` (refuse a call whose worst case does not fit), and, once the spending reaches
+``at`` x limit, ``downgrade`` (send the call to a cheaper model) or ``clamp`` (cap its output).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import calendar
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -39,8 +43,14 @@ MIN_ROLLING = timedelta(seconds=ROLLING_BUCKETS)
 #: counters and alert claims outlive their window by this much (clock skew between hosts)
 EXPIRY_GRACE_S = 60
 
-Action = Literal["alert", "block"]
-_ACTIONS = ("alert", "block")
+Action = Literal["alert", "block", "downgrade", "clamp"]
+#: from the least to the most restrictive: when several budgets act on one call, the most
+#: restrictive action that applies wins
+ACTIONS: tuple[Action, ...] = ("alert", "clamp", "downgrade", "block")
+#: ``max_output_tokens="fit"``: cap the output to what is left of the budget
+FIT = "fit"
+#: a downgrade mapping: model (exact name or glob) -> cheaper model, or a function of the model
+Downgrade = Mapping[str, str] | Callable[[str], "str | None"]
 _ATTRIBUTION_KEYS = ("feature", "team", "user_id", "endpoint")
 
 
@@ -200,10 +210,17 @@ class Budget:
     name: str
     limit_usd: Decimal
     window: Window
-    match: Mapping[str, str] = field(default_factory=dict)
+    #: attribution key -> the value a call must carry (a tuple: any of them)
+    match: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     per: str | None = None
     action: Action = "alert"
     warn_at: tuple[Decimal, ...] = (Decimal("0.8"),)
+    #: ``action="downgrade"``: model -> cheaper model (exact names, globs), or a function
+    downgrade: Downgrade | None = None
+    #: ``downgrade``/``clamp`` act once the window's spending reaches ``at`` x limit
+    at: Decimal = Decimal("0.8")
+    #: ``action="clamp"``: the output cap (tokens), or ``"fit"``: what is left of the budget
+    max_output_tokens: int | str | None = None
 
     def __init__(
         self,
@@ -215,6 +232,9 @@ class Budget:
         per: str | None = None,
         action: Action = "alert",
         warn_at: Iterable[float | Decimal | str] = (0.8,),
+        downgrade: Downgrade | None = None,
+        at: float | Decimal | str = 0.8,
+        max_output_tokens: int | str | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigurationError(f"Budget name must be a non-empty string, got {name!r}")
@@ -226,19 +246,33 @@ class Budget:
             window = parse_window(window, f"{where}: window")
         if match is not None and not isinstance(match, Mapping):
             raise ConfigurationError(f"{where}: match must be a mapping of attribution values")
-        matched: dict[str, str] = {}
+        matched: dict[str, str | tuple[str, ...]] = {}
         for key, value in (match or {}).items():
             if not isinstance(key, str) or not key:
                 raise ConfigurationError(f"{where}: match key {key!r} must be a string")
-            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-                raise ConfigurationError(f"{where}: match[{key!r}] must be a string")
-            matched[key] = str(value)
+            values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+            if not values or any(
+                isinstance(v, bool) or not isinstance(v, (str, int, float)) for v in values
+            ):
+                raise ConfigurationError(
+                    f"{where}: match[{key!r}] must be a string or a list of strings"
+                )
+            as_text = tuple(dict.fromkeys(str(v) for v in values))
+            matched[key] = as_text[0] if len(as_text) == 1 and values is not value else as_text
         if per is not None and (not isinstance(per, str) or not per):
             raise ConfigurationError(f"{where}: per must be an attribution key like 'user_id'")
         if per is not None and per in matched:
             raise ConfigurationError(f"{where}: per={per!r} is also fixed by match")
-        if action not in _ACTIONS:
-            raise ConfigurationError(f"{where}: action must be 'alert' or 'block', got {action!r}")
+        if action not in ACTIONS:
+            raise ConfigurationError(
+                f"{where}: action must be one of {', '.join(ACTIONS)}; got {action!r}"
+            )
+        downgrade, max_output_tokens = _check_action(where, action, downgrade, max_output_tokens)
+        at_fraction = to_usd(at, f"{where}: at")
+        if not 0 < at_fraction <= 1:
+            raise ConfigurationError(
+                f"{where}: at is a fraction of the limit between 0 (exclusive) and 1, got {at!r}"
+            )
         if isinstance(warn_at, (str, bytes, int, float, Decimal)):
             warn_at = (warn_at,)  # type: ignore[assignment]
         fractions = []
@@ -258,19 +292,69 @@ class Budget:
         setattr_(self, "per", per)
         setattr_(self, "action", action)
         setattr_(self, "warn_at", tuple(sorted(set(fractions))))
+        setattr_(self, "downgrade", downgrade)
+        setattr_(self, "at", at_fraction)
+        setattr_(self, "max_output_tokens", max_output_tokens)
 
     @property
     def blocking(self) -> bool:
         return self.action == "block"
 
     def __repr__(self) -> str:
+        match = {k: list(v) if isinstance(v, tuple) else v for k, v in self.match.items()}
         extra = "".join(
-            f", {k}={v!r}" for k, v in (("match", dict(self.match)), ("per", self.per)) if v
+            f", {k}={v!r}"
+            for k, v in (
+                ("match", match),
+                ("per", self.per),
+                ("downgrade", self.downgrade),
+                ("max_output_tokens", self.max_output_tokens),
+            )
+            if v
         )
+        if self.action in ("downgrade", "clamp"):
+            extra += f", at={float(self.at)}"
         return (
             f"Budget({self.name!r}, {self.limit_usd}, {self.window.label!r}{extra}, "
             f"action={self.action!r}, warn_at={[float(f) for f in self.warn_at]})"
         )
+
+
+def _check_action(
+    where: str, action: str, downgrade: Any, max_output_tokens: Any
+) -> tuple[Downgrade | None, int | str | None]:
+    """The fields of ``downgrade`` and ``clamp`` budgets: given with their action, only then."""
+    if action == "downgrade":
+        if callable(downgrade):
+            pass
+        elif isinstance(downgrade, Mapping) and downgrade:
+            for model, cheaper in downgrade.items():
+                if not isinstance(model, str) or not model or not isinstance(cheaper, str):
+                    raise ConfigurationError(
+                        f"{where}: downgrade maps model names (or globs) to model names, "
+                        f"got {model!r}: {cheaper!r}"
+                    )
+            downgrade = MappingProxyType(dict(downgrade))
+        else:
+            raise ConfigurationError(
+                f"{where}: action='downgrade' needs downgrade={{model: cheaper model}} "
+                "(names or globs) or a function of the model"
+            )
+    elif downgrade is not None:
+        raise ConfigurationError(f"{where}: downgrade is for action='downgrade' only")
+    if action == "clamp":
+        if max_output_tokens != FIT and (
+            isinstance(max_output_tokens, bool)
+            or not isinstance(max_output_tokens, int)
+            or max_output_tokens < 1
+        ):
+            raise ConfigurationError(
+                f"{where}: action='clamp' needs max_output_tokens, a number of tokens >= 1 "
+                f"or 'fit' (what is left of the budget); got {max_output_tokens!r}"
+            )
+    elif max_output_tokens is not None:
+        raise ConfigurationError(f"{where}: max_output_tokens is for action='clamp' only")
+    return downgrade, max_output_tokens
 
 
 # -- windows ------------------------------------------------------------------------------
@@ -316,7 +400,18 @@ def _format_duration(length: timedelta) -> str:
 
 # -- files --------------------------------------------------------------------------------
 
-_FIELDS = ("name", "limit_usd", "window", "match", "per", "action", "warn_at")
+_FIELDS = (
+    "name",
+    "limit_usd",
+    "window",
+    "match",
+    "per",
+    "action",
+    "warn_at",
+    "downgrade",
+    "at",
+    "max_output_tokens",
+)
 
 
 def load_budgets(source: Any) -> tuple[Budget, ...]:
@@ -368,7 +463,7 @@ def _parse_entry(entry: Any, origin: str, index: int) -> Budget:
     for required in ("limit_usd", "window"):
         if required not in entry:
             raise ConfigurationError(f"{where}: field {required!r} is required")
-    kwargs = {k: entry[k] for k in ("match", "per", "action", "warn_at") if k in entry}
+    kwargs = {k: entry[k] for k in _FIELDS[3:] if k in entry}
     limit = to_usd(entry["limit_usd"], f"{where}: field 'limit_usd'")
     window = parse_window(entry["window"], f"{where}: field 'window'")
     try:

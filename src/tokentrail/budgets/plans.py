@@ -37,7 +37,11 @@ class Plan:
         self.budget = budget
         self.index = index
         self.name = budget.name
-        self.match = tuple(budget.match.items())
+        #: (key, the values it may have)
+        self.match = tuple(
+            (key, frozenset(value) if isinstance(value, tuple) else frozenset((value,)))
+            for key, value in budget.match.items()
+        )
         self.per = budget.per
         self.window = budget.window
         self.limit = to_nanos_ceil(budget.limit_usd)
@@ -59,6 +63,10 @@ class Plan:
             slot = self.keys[value] = f"{self.name}:{digest}"
         return slot
 
+    def slot_for_key(self, key: Mapping[str, str]) -> str:
+        """The slot of a ``key_of()`` value (the budget's own slot when it has no ``per=``)."""
+        return self.slot_for(key[self.per]) if self.per and self.per in key else self.slot
+
     def key_of(self, value: str | None) -> dict[str, str]:
         """The ``per=`` value a slot stands for, as alerts and errors show it."""
         return {self.per: value} if self.per and value is not None else {}
@@ -73,8 +81,8 @@ def matching(plans: Sequence[Plan], values: Mapping[str, str]) -> list[Match]:
     counts in (a ``per=`` plan ignores a call without its key)."""
     matched: list[Match] = []
     for plan in plans:
-        for key, value in plan.match:
-            if values.get(key) != value:
+        for key, allowed in plan.match:
+            if values.get(key) not in allowed:
                 break
         else:
             if plan.per is None:

@@ -28,8 +28,9 @@ _RECORDER = _guard.site("budgets.recorder", "tokentrail.budgets.recorder:Recorde
 
 class Recorder(BackgroundQueue):
     """Items: ``("record", matched, charges, call)``, ``("claim", key, expire_at, alert)``,
-    ``("read",)``. ``recorded(matched, charges, results, call)`` runs after each record,
-    ``claimed(alert)`` after a claim was won, ``read()`` refreshes the gauges."""
+    ``("read",)``, ``("task", function)``. ``recorded(matched, charges, results, call)`` runs
+    after each record, ``claimed(alert)`` after a claim was won, ``read()`` refreshes the
+    gauges; a task is any other store read, run once (dropped if the store is down)."""
 
     QUEUE_SIZE = 10_000
     BATCH = 256
@@ -104,6 +105,11 @@ class Recorder(BackgroundQueue):
                     self._read()
                 except BudgetStoreUnavailableError:
                     pass  # the gauges keep their last values
+            elif item[0] == "task":
+                try:
+                    item[1]()
+                except BudgetStoreUnavailableError:
+                    pass  # asked again when still needed
 
     def _with_retry(self, operation: Any, items: int) -> Any:
         """Run ``operation`` until the store answers (retrying every ``retry_after`` s);

@@ -13,8 +13,12 @@
   have been keeps its estimate) and add the cost to the alert-only budgets, in exact nano-USD
   (``money``). The memory store records inline (a lock and a few dict updates); other stores
   record on a background ``Recorder`` thread, batched, one round trip per batch.
+* **Actions** (``actions``): before the reservation, a ``downgrade`` or ``clamp`` budget past
+  its ``at`` fraction changes the request (a cheaper model, a capped output); the reservation
+  is then that of the changed call.
 * **Alerts**: a store claims each threshold once per window when it records, so alerts fire
-  once per budget (and key), threshold and window, across processes with Redis.
+  once per budget (and key), threshold and window, across processes with Redis; an action's
+  ``budget_action`` alert fires once per budget (and key) and window.
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ from opentelemetry.metrics import Meter
 from .. import _guard
 from .. import names as sc
 from ..alerts.delivery import AlertDispatcher
-from ..alerts.models import BUDGET_EXCEEDED, CRITICAL, REQUEST_COST, WARNING, Alert
+from ..alerts.models import BUDGET_ACTION, BUDGET_EXCEEDED, CRITICAL, REQUEST_COST, WARNING, Alert
 from ..attribution import Attribution
 from ..exceptions import BudgetExceededError, BudgetStoreUnavailableError
 from ..pricing import PriceBook
 from ..telemetry.emitter import Call
 from ..telemetry.records import Request
 from ..usage import Usage, estimate_tokens
+from .actions import Acted, Actions, SpendView
 from .admission import Admission, Refused, Reservation
 from .gauges import BudgetGauges
 from .models import Budget, CalendarWindow, Span
@@ -65,6 +70,9 @@ class BudgetTracker:
     ) -> None:
         self.plans = tuple(Plan(b, i) for i, b in enumerate(budgets))
         self.blocking_plans = tuple(p for p in self.plans if p.budget.blocking)
+        self.action_plans = tuple(
+            p for p in self.plans if p.budget.action in ("downgrade", "clamp")
+        )
         self.store = store
         self.price_book = price_book
         self.dispatcher = dispatcher
@@ -76,6 +84,8 @@ class BudgetTracker:
             self.recorder = Recorder(
                 store, recorded=self.after_record, claimed=dispatcher.fire, read=self._read
             )
+        self.view = SpendView(store, None if self.recorder is None else self._refresh_slot)
+        self.actions = Actions(self.action_plans, self.view, price_book)
         self.gauges = BudgetGauges(
             self.plans,
             store,
@@ -86,15 +96,26 @@ class BudgetTracker:
 
     # -- before the call -------------------------------------------------------------------
 
+    @property
+    def admits(self) -> bool:
+        """Whether any budget decides before calls (blocks or acts)."""
+        return bool(self.blocking_plans or self.action_plans)
+
     def admit(self, request: Request, attribution: Attribution) -> Admission | None:
-        """Reserve the call's worst case in its blocking budgets, or refuse it. None: the
-        budgets have nothing to say about this call."""
-        matched = matching(self.blocking_plans, attribution.values)
-        if not matched:
-            return None
-        amount = self.worst_case(request)
+        """Apply the budgets' actions to the call, then reserve its worst case in its blocking
+        budgets, or refuse it. None: the budgets have nothing to say about this call."""
+        values = attribution.values
+        acted = None
+        if self.action_plans:
+            acting = matching(self.action_plans, values)
+            if acting:
+                acted = self.actions.decide(request, acting)
+                if acted is not None:
+                    request = acted.target
+        matched = matching(self.blocking_plans, values) if self.blocking_plans else []
+        amount = self.worst_case(request) if matched else None
         if amount is None:
-            return None
+            return Admission(acted=acted) if acted is not None else None
         now = time.time()
         charges = [
             Charge(slot, plan.window.span(now), 0, amount, plan.limit) for plan, slot, _ in matched
@@ -102,10 +123,12 @@ class BudgetTracker:
         try:
             refusal = self.store.reserve(charges)
         except BudgetStoreUnavailableError as error:
-            return None if self.store.fail_open else Admission(refusal=error)
+            if self.store.fail_open:
+                return Admission(acted=acted) if acted is not None else None
+            return Admission(refusal=error)
         if refusal is None:
             held = {m[0].index: charge for m, charge in zip(matched, charges, strict=True)}
-            return Admission(reservation=Reservation(amount, held))
+            return Admission(reservation=Reservation(amount, held), acted=acted)
         plan, _, value = matched[refusal.index]
         key = plan.key_of(value)
         error = BudgetExceededError(
@@ -149,6 +172,8 @@ class BudgetTracker:
         if admission is not None:
             if admission.refused is not None:
                 self._refused(admission.refused, call)
+            elif admission.acted is not None:
+                self._acted(admission.acted, call)
             reservation = admission.reservation
         limit = self.max_request_cost_usd
         if limit is not None and amount is not None and amount > limit:
@@ -177,9 +202,11 @@ class BudgetTracker:
     def after_record(
         self, matched: list[Match], charges: list[Charge], results: list[Recorded], call: Call
     ) -> None:
-        for (plan, _, value), charge, result in zip(matched, charges, results, strict=True):
+        for (plan, slot, value), charge, result in zip(matched, charges, results, strict=True):
             if value is not None:
                 self.gauges.follow_key(plan, value, result.settled)
+            if plan.budget.action in ("downgrade", "clamp"):
+                self.view.learnt(slot, charge.span, result.settled)
             key = plan.key_of(value)
             for label in result.claimed:
                 self._fire_budget(plan, label, result.settled, charge.span, key, call)
@@ -191,6 +218,32 @@ class BudgetTracker:
             self._fire_budget(
                 refused.plan, EXCEEDED, refused.settled, refused.span, refused.key, call
             )
+
+    def _acted(self, acted: Acted, call: Call) -> None:
+        """A ``budget_action`` alert, the first time a budget acts in a window."""
+        plan, span = acted.plan, acted.span
+        claim = f"{plan.slot_for_key(acted.key)}:{BUDGET_ACTION}:{span.claim_id}"
+        alert = Alert(
+            kind=BUDGET_ACTION,
+            severity=WARNING,
+            spent_usd=to_usd(acted.spent),
+            limit_usd=plan.budget.limit_usd,
+            budget=plan.name,
+            window=plan.window.label,
+            window_start=span.window_start(),
+            window_end=span.window_end(),
+            threshold=plan.budget.at,
+            key=acted.key,
+            attribution=call.attribution.values,
+            model=acted.original_model,
+            trace_id=call.trace_id,
+            action=acted.describe(),
+        )
+        if self.recorder is None:
+            if self.store.claim(claim, span.claim_expire_at):
+                self.dispatcher.fire(alert)
+        else:
+            self.recorder.submit(("claim", claim, span.claim_expire_at, alert))
 
     def _fire_budget(
         self, plan: Plan, label: str, settled: int, span: Span, key: dict, call: Call
@@ -247,6 +300,15 @@ class BudgetTracker:
 
     def _request_read(self) -> None:
         self.recorder.submit(("read",))  # type: ignore[union-attr]
+
+    def _refresh_slot(self, slot: str, span: Span) -> None:
+        """Read an acting budget's spending in the background (a remote store)."""
+
+        def read() -> None:
+            ((settled, _),) = self.store.read([(slot, span)])
+            self.view.learnt(slot, span, settled)
+
+        self.recorder.submit(("task", read))  # type: ignore[union-attr]
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -117,6 +117,15 @@ class FakeServer:
     """Bookkeeping every fake provider has: recorded requests, queued failures, latency and
     the prompt prefixes already seen (a repeated long prefix is a prompt-cache hit)."""
 
+    #: the SDK module that imports the SDK's HTTP library (see ``http``)
+    sdk_base_client: str = ""
+
+    @classmethod
+    def http(cls) -> Any:
+        """The HTTP library the installed SDK uses (``httpx2`` or ``httpx``, by SDK version):
+        its ``MockTransport`` reaches the fake, and its errors fake a failed connection."""
+        return http_module(cls.sdk_base_client)
+
     def __init__(self, *, latency: float = 0.0) -> None:
         self.latency = latency
         self.requests: list[tuple[str, dict[str, Any]]] = []

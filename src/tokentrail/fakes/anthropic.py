@@ -14,12 +14,13 @@ Clients keep the SDK's default ``open_telemetry`` (its own tracing on) unless gi
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from itertools import pairwise
 from typing import Any
 
-from ._common import FakeServer, broken_body, count_text, http_module, stable_int, text_of
+from ._common import FakeServer, broken_body, count_text, stable_int, text_of
 
 BASE_URL = "https://api.anthropic.com"
 
@@ -57,6 +58,7 @@ class FakeAnthropic(FakeServer):
     come first) with an error event, or without ``error`` by dropping the connection.
     """
 
+    sdk_base_client = "anthropic._base_client"
     #: the API key its clients send (set another on an instance to look for it elsewhere)
     api_key = "sk-ant-fake-key-for-tests"
 
@@ -87,29 +89,26 @@ class FakeAnthropic(FakeServer):
 
     # -- clients -------------------------------------------------------------------------------
 
-    def _http(self) -> Any:
-        return http_module("anthropic._base_client")
-
     def client(self, *, base_url: str = BASE_URL, **kwargs: Any) -> Any:
         import anthropic
 
-        http = self._http()
+        http = self.http()
         return anthropic.Anthropic(
             api_key=self.api_key,
             base_url=base_url,
             http_client=http.Client(transport=http.MockTransport(self.handler)),
-            **{"max_retries": 0, **kwargs},
+            **_client_options(kwargs),
         )
 
     def async_client(self, *, base_url: str = BASE_URL, **kwargs: Any) -> Any:
         import anthropic
 
-        http = self._http()
+        http = self.http()
         return anthropic.AsyncAnthropic(
             api_key=self.api_key,
             base_url=base_url,
             http_client=http.AsyncClient(transport=http.MockTransport(self.handler)),
-            **{"max_retries": 0, **kwargs},
+            **_client_options(kwargs),
         )
 
     def vertex_client(
@@ -118,7 +117,7 @@ class FakeAnthropic(FakeServer):
         """``AnthropicVertex`` with a fixed access token (no Google credentials needed)."""
         import anthropic
 
-        http = self._http()
+        http = self.http()
         transport = http.MockTransport(self.handler)
         cls = anthropic.AsyncAnthropicVertex if asynchronous else anthropic.AnthropicVertex
         http_client = (http.AsyncClient if asynchronous else http.Client)(transport=transport)
@@ -137,7 +136,7 @@ class FakeAnthropic(FakeServer):
         Bedrock streams use AWS event-stream framing, which this fake does not produce."""
         import anthropic
 
-        http = self._http()
+        http = self.http()
         transport = http.MockTransport(self.handler)
         cls = anthropic.AsyncAnthropicBedrock if asynchronous else anthropic.AnthropicBedrock
         http_client = (http.AsyncClient if asynchronous else http.Client)(transport=transport)
@@ -151,7 +150,7 @@ class FakeAnthropic(FakeServer):
     # -- the server ----------------------------------------------------------------------------
 
     def handler(self, request: Any) -> Any:
-        http = self._http()
+        http = self.http()
         path = request.url.path
         body = json.loads(request.content or b"{}")
         self.request_headers.append(dict(request.headers))
@@ -315,6 +314,18 @@ class FakeAnthropic(FakeServer):
         events.append({"type": "message_delta", "delta": stop, "usage": cumulative})
         events.append({"type": "message_stop"})
         return events
+
+
+def _client_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The client's keyword arguments: no retries unless asked, and ``open_telemetry=False``
+    dropped where the SDK has no tracing of its own to turn off (before 1.14)."""
+    import anthropic
+
+    options = {"max_retries": 0, **kwargs}
+    traces = "open_telemetry" in inspect.signature(anthropic.Anthropic.__init__).parameters
+    if options.get("open_telemetry") is False and not traces:
+        del options["open_telemetry"]
+    return options
 
 
 #: the cumulative usage fields a ``message_delta`` carries

@@ -17,7 +17,7 @@ import json
 from collections import deque
 from typing import Any
 
-from ._common import FakeServer, count_text, http_module, stable_int, text_of
+from ._common import FakeServer, count_text, stable_int, text_of
 
 BASE_URL = "https://generativelanguage.googleapis.com/"
 #: models that think before they answer (unless ``thinkingBudget`` is 0)
@@ -51,6 +51,7 @@ class FakeGemini(FakeServer):
     says whether embeddings report ``usageMetadata``.
     """
 
+    sdk_base_client = "google.genai._api_client"
     #: the API key its clients send (set another on an instance to look for it elsewhere)
     api_key = "fake-gemini-key-for-tests"
 
@@ -84,12 +85,19 @@ class FakeGemini(FakeServer):
         client also keeps the SDK off aiohttp)."""
         from google.genai import types
 
-        http = http_module("google.genai._api_client")
-        return types.HttpOptions(
-            httpx_client=http.Client(transport=http.MockTransport(self.handler)),
-            httpx_async_client=http.AsyncClient(transport=http.MockTransport(self.handler)),
-            **kwargs,
-        )
+        http = self.http()
+        transport = http.MockTransport(self.handler)
+        if "httpx_client" in types.HttpOptions.model_fields:
+            clients = {
+                "httpx_client": http.Client(transport=transport),
+                "httpx_async_client": http.AsyncClient(transport=transport),
+            }
+        else:  # before 1.47 the SDK builds its clients from these arguments
+            clients = {
+                "client_args": {"transport": transport},
+                "async_client_args": {"transport": transport},
+            }
+        return types.HttpOptions(**clients, **kwargs)
 
     def client(self, *, vertexai: bool = False, **http_options: Any) -> Any:
         """A ``genai.Client`` (its ``.aio`` is the async client): the Gemini API with an API
@@ -118,7 +126,7 @@ class FakeGemini(FakeServer):
     # -- the server ----------------------------------------------------------------------------
 
     def handler(self, request: Any) -> Any:
-        http = http_module("google.genai._api_client")
+        http = self.http()
         path = request.url.path
         body = json.loads(request.content or b"{}")
         failure = self._record(path, body)

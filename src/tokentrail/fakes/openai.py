@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from ._common import FakeServer, broken_body, count_text, http_module, stable_int, text_of
+from ._common import FakeServer, broken_body, count_text, stable_int, text_of
 
 BASE_URL = "https://api.openai.com/v1"
 AZURE_ENDPOINT = "https://fake-resource.openai.azure.com"
@@ -44,6 +44,7 @@ class FakeOpenAI(FakeServer):
     JSON that matches it, so ``.parse()`` works.
     """
 
+    sdk_base_client = "openai._base_client"
     #: the API key its clients send (set another on an instance to look for it elsewhere)
     api_key = "sk-fake-key-for-tests"
 
@@ -63,13 +64,13 @@ class FakeOpenAI(FakeServer):
     # -- clients -------------------------------------------------------------------------------
 
     def transport(self, asynchronous: bool = False) -> Any:
-        http = http_module("openai._base_client")
+        http = self.http()
         return http.MockTransport(self.handler)
 
     def client(self, *, base_url: str = BASE_URL, **kwargs: Any) -> Any:
         import openai
 
-        http = http_module("openai._base_client")
+        http = self.http()
         return openai.OpenAI(
             api_key=self.api_key,
             base_url=base_url,
@@ -81,7 +82,7 @@ class FakeOpenAI(FakeServer):
     def async_client(self, *, base_url: str = BASE_URL, **kwargs: Any) -> Any:
         import openai
 
-        http = http_module("openai._base_client")
+        http = self.http()
         return openai.AsyncOpenAI(
             api_key=self.api_key,
             base_url=base_url,
@@ -96,7 +97,7 @@ class FakeOpenAI(FakeServer):
         """An ``AzureOpenAI`` (or ``AsyncAzureOpenAI``) client; ``model`` is the deployment."""
         import openai
 
-        http = http_module("openai._base_client")
+        http = self.http()
         client_class, http_client = (
             (openai.AsyncAzureOpenAI, http.AsyncClient)
             if asynchronous
@@ -114,7 +115,7 @@ class FakeOpenAI(FakeServer):
     # -- the server ----------------------------------------------------------------------------
 
     def handler(self, request: Any) -> Any:
-        http = http_module("openai._base_client")
+        http = self.http()
         path = request.url.path
         body = json.loads(request.content or b"{}")
         failure = self._record(path, body)

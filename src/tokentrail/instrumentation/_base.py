@@ -28,9 +28,11 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwr
 
 from .. import _guard
 from ..attribution import current as current_attribution
+from ..names import OP_EMBEDDINGS
 from ..runtime import RUNTIME_OPTIONS, Runtime, state
 from ..telemetry.emitter import Call
 from ..telemetry.records import EMPTY_RESPONSE, Request, Response
+from ._sdk import given_int
 
 logger = logging.getLogger("tokentrail")
 
@@ -65,7 +67,10 @@ class Operation:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "site" in cls.__dict__:
-            for step in ("request", "prepare", "result", "failed"):
+            steps = ["request", "apply", "prepare", "result", "failed"]
+            if getattr(cls, "operation", None) == OP_EMBEDDINGS:
+                steps.remove("apply")  # no budget action changes an embeddings call
+            for step in steps:
                 _guard.site(f"{cls.site}.{step}", f"{cls.__module__}:{cls.__qualname__}.{step}")
 
     def __init__(self, runtime: Runtime, asynchronous: bool = False) -> None:
@@ -82,6 +87,24 @@ class Operation:
         """Whether the call gets a tokentrail span (False when another span already carries
         its usage, e.g. an SDK's own); its metrics are recorded either way."""
         return True
+
+    #: the keyword argument that names the model
+    model_argument: ClassVar[str] = "model"
+    #: the keyword arguments that cap the output, the preferred one first
+    max_tokens_arguments: ClassVar[tuple[str, ...]] = ("max_tokens",)
+
+    def apply(self, request: Request, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments that send ``request`` (a budget action changed its model or
+        its output cap): the model argument replaced; the cap set in the argument the caller
+        used, else in the preferred one. The caller's dict is never modified."""
+        changed = dict(kwargs)
+        if request.model and kwargs.get(self.model_argument) != request.model:
+            changed[self.model_argument] = request.model
+        if request.max_tokens is not None:
+            names = self.max_tokens_arguments
+            name = next((n for n in names if given_int(kwargs.get(n)) is not None), names[0])
+            changed[name] = request.max_tokens
+        return changed
 
     def prepare(
         self, request: Request, instance: Any, kwargs: dict[str, Any]
@@ -129,6 +152,14 @@ def _begin(
         return None
     attribution = current_attribution()
     admission = op.runtime.admit(request, attribution)
+    if admission is not None and admission.request is not None and admission.refusal is None:
+        # a budget's action changed the call: send what it decided
+        try:
+            kwargs = op.apply(admission.request, kwargs)
+            request = admission.request
+        except Exception as exc:
+            _guard.report(f"{site}.apply", exc)
+            admission = admission.unchanged()
     state = None
     if admission is None or admission.refusal is None:
         try:

@@ -13,6 +13,7 @@ import operator
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic._base_client
 import pytest
 from opentelemetry import trace
 
@@ -27,6 +28,13 @@ from tokentrail.testing import Telemetry
 MODEL = "claude-haiku-4-5"
 MESSAGES = [{"role": "user", "content": "Summarise the quarterly figures in two sentences."}]
 REQUEST = {"model": MODEL, "max_tokens": 256, "messages": MESSAGES}
+#: the HTTP library of the installed anthropic (httpx before 1.0, httpx2 since)
+HTTP = FakeAnthropic.http()
+#: anthropic >= 1.14 traces its own calls (``open_telemetry=``) through this hook
+NATIVE_TRACING = hasattr(anthropic._base_client, "start_api_call_span")
+needs_native_tracing = pytest.mark.skipif(
+    not NATIVE_TRACING, reason="this anthropic has no OpenTelemetry tracing of its own (< 1.14)"
+)
 
 
 @pytest.fixture

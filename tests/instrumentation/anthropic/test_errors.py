@@ -5,16 +5,17 @@ message (which may quote the API key)."""
 from __future__ import annotations
 
 import anthropic
-import httpx2
 import pytest
 from opentelemetry.trace import StatusCode
 
 from tests.instrumentation.driver import record_raised
 from tokentrail import names as sc
 
-from .conftest import REQUEST
+from .conftest import HTTP, REQUEST
 
 API_KEY = "sk-ant-fake-key-for-tests"
+#: anthropic < 0.49 has no ``OverloadedError``: a 529 is an ``InternalServerError`` there
+OVERLOADED = getattr(anthropic, "OverloadedError", anthropic.InternalServerError)
 LEAKY = {"type": "error", "error": {"type": "authentication_error",
                                     "message": f"invalid x-api-key: {API_KEY}"}}  # fmt: skip
 
@@ -39,17 +40,17 @@ def call(api, how: str):
     ("fail", "expected"),
     [
         pytest.param(lambda fake: fake.fail_next(429), anthropic.RateLimitError, id="429"),
-        pytest.param(lambda fake: fake.fail_next(529), anthropic.OverloadedError, id="529"),
+        pytest.param(lambda fake: fake.fail_next(529), OVERLOADED, id="529"),
         pytest.param(
             lambda fake: fake.fail_next(401, body=LEAKY), anthropic.AuthenticationError, id="401"
         ),
         pytest.param(
-            lambda fake: fake.raise_next(httpx2.ConnectError("connection refused")),
+            lambda fake: fake.raise_next(HTTP.ConnectError("connection refused")),
             anthropic.APIConnectionError,
             id="connection",
         ),
         pytest.param(
-            lambda fake: fake.raise_next(httpx2.ReadTimeout("timed out")),
+            lambda fake: fake.raise_next(HTTP.ReadTimeout("timed out")),
             anthropic.APITimeoutError,
             id="timeout",
         ),

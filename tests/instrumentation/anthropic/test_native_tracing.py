@@ -19,7 +19,9 @@ import tokentrail
 from tokentrail import names as sc
 from tokentrail.instrumentation.anthropic import native
 
-from .conftest import MESSAGES, MODEL, REQUEST
+from .conftest import MESSAGES, MODEL, REQUEST, needs_native_tracing
+
+pytestmark = needs_native_tracing
 
 SDK_SCOPE = "com.anthropic.sdk.python"
 SHAPES = ["plain", "stream", "helper"]

@@ -90,8 +90,9 @@ def test_compaction_iterations_are_added_to_the_top_level_usage():
             {"type": "compaction", "input_tokens": 3000, "output_tokens": 400,
              "cache_read_input_tokens": 200, "cache_creation_input_tokens": 60,
              "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 60}},
-            {"type": "message", "input_tokens": 100, "output_tokens": 50,
-             "cache_read_input_tokens": 10, "cache_creation_input_tokens": 0},
+            {"type": "message", "model": "claude-opus-4-5", "input_tokens": 100,
+             "output_tokens": 50, "cache_read_input_tokens": 10,
+             "cache_creation_input_tokens": 0},
         ],
     }  # fmt: skip
     assert ex.message_usage(BetaUsage.model_validate(usage)) == Usage(
@@ -124,8 +125,8 @@ def test_a_streams_message_delta_overrides_message_start():
 
 
 def test_anthropic_0x_usage_with_cache_fields_as_pydantic_extras_is_read():
-    """anthropic 0.40 declares only input/output tokens; the cache fields arrive as extras
-    (nested objects as plain dicts)."""
+    """A ``Usage`` class that declares only input/output tokens (anthropic 0.40's): the cache
+    fields arrive as extras (nested objects as plain dicts)."""
     usage = AnthropicUsage.model_construct(input_tokens=5, output_tokens=7)
     usage.__pydantic_extra__ = {
         "cache_read_input_tokens": 1000,

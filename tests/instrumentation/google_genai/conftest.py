@@ -4,9 +4,10 @@ which runs one test body against the sync client (``client.models``) and the asy
 
 The async flavour drives one event loop per test with ``run_until_complete`` (no
 pytest-asyncio): a stream opened in one step and read in the next stays on its loop.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations``: older google-genai releases (2.20 for one) cannot
+read string annotations on the tool functions (``get_weather``) of automatic function calling.
+"""
 
 import asyncio
 from collections.abc import Iterator
@@ -15,8 +16,23 @@ from typing import Any
 
 import genai_prices
 import pytest
+from google.genai import types
 
 from tokentrail.fakes.google_genai import FakeGemini
+
+#: features of newer google-genai releases that some tests need
+CONTINUATION = "continuation_token" in types.Candidate.model_fields
+EMBED_USAGE = "usage_metadata" in types.EmbedContentResponse.model_fields
+SERVICE_TIER = "service_tier" in types.GenerateContentConfig.model_fields
+needs_continuation = pytest.mark.skipif(
+    not CONTINUATION, reason="this google-genai has no automatic continuation"
+)
+needs_service_tier = pytest.mark.skipif(
+    not SERVICE_TIER, reason="this google-genai has no service_tier option"
+)
+needs_embed_usage = pytest.mark.skipif(
+    not EMBED_USAGE, reason="this google-genai drops the usage of embeddings (< 3.1)"
+)
 
 MODEL = "gemini-2.5-flash"
 PROMPT = "Summarise the quarterly figures in two sentences."
@@ -57,7 +73,7 @@ class Gemini:
         self.models = self.client.aio.models if self.asynchronous else self.client.models
         self.chats = self.client.aio.chats if self.asynchronous else self.client.chats
 
-    def other(self, **client: Any) -> Gemini:
+    def other(self, **client: Any) -> "Gemini":
         """The same flavour with another client of the fake (``vertexai=True``)."""
         return Gemini(self.fake, self.loop, **client)
 

@@ -1,9 +1,10 @@
 """Calls that send several model requests: automatic function calling (AFC), automatic
 continuation, chats. Each request is billed once, on a child span of the user's call, whose
 own span carries no usage; the metrics count every request once; nothing is counted twice.
-One request stays one span."""
+One request stays one span.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: older google-genai releases (2.20 for one)
+cannot read the string annotations it makes on the tool functions."""
 
 import itertools
 from decimal import Decimal
@@ -14,7 +15,7 @@ import pytest
 from google.genai import errors, types
 from opentelemetry.trace import StatusCode
 
-from .conftest import MODEL, get_weather
+from .conftest import MODEL, get_weather, needs_continuation
 
 REQUESTS = "tokentrail.requests"
 TOKENS = "tokentrail.tokens"
@@ -110,6 +111,7 @@ def test_afc_in_a_stream_bills_each_requests_last_running_total(
     assert all(c.attributes["tokentrail.cost.status"] == "priced" for c in children)
 
 
+@needs_continuation
 def test_continuation_bills_each_hop_once(gemini, fake, answers, instrumented):
     """The SDK sums the hops into the response: tokentrail counts each hop, not the sum too."""
     fake.continuation_hops = 2
@@ -122,6 +124,7 @@ def test_continuation_bills_each_hop_once(gemini, fake, answers, instrumented):
     _assert_billed_per_request(instrumented, answers)
 
 
+@needs_continuation
 def test_a_continued_stream_is_never_counted_twice(gemini, fake, answers, instrumented):
     """Continued streams carry running sums over the hops: each hop is read on its own."""
     fake.continuation_hops = 3
@@ -197,12 +200,14 @@ def test_a_chat_turn_is_one_call(gemini, instrumented):
 
 
 def test_a_chat_turn_with_afc_counts_every_request_once(gemini, fake, answers, instrumented):
-    """Chats run AFC themselves, one ``generate_content`` per request: one span each."""
+    """Chats run AFC themselves, one ``generate_content`` per request: one span each (in older
+    releases, 2.0 for one, they leave AFC to ``generate_content``: one user call, one span per
+    request under it)."""
     fake.tool_rounds = 2
     chat = gemini.chat(config=WEATHER)
     gemini.send(chat, "Weather in Paris, then in Rome?")
 
-    spans = instrumented.spans()
+    spans = [s for s in instrumented.spans() if "gen_ai.usage.input_tokens" in s.attributes]
     assert len(fake.requests) == len(spans) == 3
     assert [s.attributes["gen_ai.usage.input_tokens"] for s in spans] == [
         b["usageMetadata"]["promptTokenCount"] for b in answers

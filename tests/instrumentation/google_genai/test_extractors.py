@@ -12,6 +12,8 @@ from google.genai import types
 
 from tokentrail.instrumentation.google_genai import extractors as ex
 
+from .conftest import needs_service_tier
+
 WIRE_USAGE = {
     "promptTokenCount": 2000,
     "cachedContentTokenCount": 800,
@@ -105,6 +107,7 @@ def test_usage_of_an_older_sdk_without_thoughts_or_tool_use():
         ("PROVISIONED_THROUGHPUT", None, ()),
     ],
 )
+@needs_service_tier
 def test_price_context(traffic, requested, context):
     metadata = types.GenerateContentResponseUsageMetadata(traffic_type=traffic)
     tier = ex.request_tier(types.GenerateContentConfig(service_tier=requested))

@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import tokentrail
 
-from .conftest import MODEL, PROMPT, genai_prices_cost
+from .conftest import MODEL, PROMPT, genai_prices_cost, needs_service_tier
 
 COST = "tokentrail.cost.usd"
 REQUESTS = "tokentrail.requests"
@@ -294,6 +294,7 @@ def test_attribution_is_on_the_span_and_the_metrics(gemini, instrumented):
     assert instrumented.value(REQUESTS, {"tokentrail.team": "core"}) == 1
 
 
+@needs_service_tier
 @pytest.mark.parametrize("vertexai", [False, True], ids=["gemini-api", "vertex"])
 @pytest.mark.parametrize("tier", ["flex", "priority"])
 def test_the_service_tier_selects_its_price(gemini, instrumented, tier, vertexai):

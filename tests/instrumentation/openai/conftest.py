@@ -10,7 +10,9 @@ import asyncio
 import operator
 from typing import Any
 
+import openai.resources.chat.completions
 import pytest
+from packaging.version import Version
 
 from tests.instrumentation.driver import (  # noqa: F401 - fixtures
     SyncOrAsync,
@@ -20,6 +22,22 @@ from tests.instrumentation.driver import (  # noqa: F401 - fixtures
 from tokentrail.fakes.openai import FakeOpenAI
 
 MESSAGES = [{"role": "user", "content": "Summarise the quarterly figures in two sentences."}]
+#: the HTTP library of the installed openai (httpx before 3.0, httpx2 since)
+HTTP = FakeOpenAI.http()
+#: openai >= 3.14 wraps a connection lost mid-stream in ``APIConnectionError``; older
+#: versions let the HTTP library's ``ReadError`` through
+STREAM_CONNECTION_LOST = (
+    openai.APIConnectionError if Version(openai.__version__) >= Version("3.14") else HTTP.ReadError
+)
+#: before openai 1.92, ``parse`` and ``stream`` of chat completions are on ``client.beta.chat``
+_CHAT_HELPERS_IN_BETA = not hasattr(openai.resources.chat.completions.Completions, "parse")
+
+
+def sdk_path(method: str) -> str:
+    """``method`` as the installed openai spells it (``chat.completions.parse`` is
+    ``beta.chat.completions.parse`` before 1.92)."""
+    helper = method.startswith("chat.completions.") and method.endswith((".parse", ".stream"))
+    return "beta." + method if _CHAT_HELPERS_IN_BETA and helper else method
 
 
 @pytest.fixture
@@ -45,6 +63,9 @@ class Api(SyncOrAsync):
         super().__init__(loop, client)
         self.fake = fake
 
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return super().call(sdk_path(method), *args, **kwargs)
+
     # -- clients -------------------------------------------------------------------------------
 
     def with_client(self, **kwargs: Any) -> Api:
@@ -67,7 +88,7 @@ class Api(SyncOrAsync):
     def helper_stream(self, method: str, **kwargs: Any) -> tuple[list[Any], Any]:
         """Use a ``.stream()`` helper (``chat.completions.stream``, ``responses.stream``) as
         documented; return its events and ``get_final_completion()``/``get_final_response()``."""
-        manager = operator.attrgetter(method)(self.client)(**kwargs)
+        manager = operator.attrgetter(sdk_path(method))(self.client)(**kwargs)
         final = "get_final_response" if method.startswith("responses") else "get_final_completion"
         if not self.asynchronous:
             with manager as stream:

@@ -3,14 +3,13 @@ span is ERROR with the exception class's ``__qualname__`` and nothing of its mes
 
 from __future__ import annotations
 
-import httpx2
 import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
 from tests.instrumentation.driver import record_raised
 
-from .conftest import MESSAGES
+from .conftest import HTTP, MESSAGES
 
 LEAKY = {"error": {"message": "Incorrect API key provided: sk-fake-key-for-tests.",
                    "type": "invalid_request_error", "code": "invalid_api_key"}}  # fmt: skip
@@ -39,11 +38,9 @@ def transport(exception):
         pytest.param(status(500), openai.InternalServerError, id="500"),
         pytest.param(status(400), openai.BadRequestError, id="400"),
         pytest.param(status(401, LEAKY), openai.AuthenticationError, id="401"),
+        pytest.param(transport(HTTP.ConnectError("refused")), openai.APIConnectionError, id="conn"),
         pytest.param(
-            transport(httpx2.ConnectError("refused")), openai.APIConnectionError, id="conn"
-        ),
-        pytest.param(
-            transport(httpx2.ReadTimeout("timed out")), openai.APITimeoutError, id="timeout"
+            transport(HTTP.ReadTimeout("timed out")), openai.APITimeoutError, id="timeout"
         ),
     ],
 )

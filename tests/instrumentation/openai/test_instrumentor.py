@@ -21,16 +21,18 @@ from tokentrail.testing import Telemetry
 from .conftest import MESSAGES
 
 
-def _importable(module):
+def _exists(module, cls, method):
     try:
-        importlib.import_module(module)
+        return method in vars(getattr(importlib.import_module(module), cls))
     except ImportError:
         return False
-    return True
 
 
-#: every class attribute the instrumentor wraps (openai 3.x has no beta.chat module)
-TARGETS = sorted({(t.module, t.cls, t.method) for t in patches() if _importable(t.module)})
+#: every class attribute the instrumentor wraps in the installed openai (3.x has no beta.chat
+#: module; before 1.92 ``Completions.parse`` is in beta.chat only)
+TARGETS = sorted(
+    {(t.module, t.cls, t.method) for t in patches() if _exists(t.module, t.cls, t.method)}
+)
 
 
 def originals():

@@ -18,6 +18,9 @@ def budgets() -> list[Budget]:
         Budget("legal-daily", "0.40", "day", match={"team": "legal"}, action="block",
                warn_at=(0.5, 0.8)),
         Budget("cx-daily", "0.02", "day", match={"team": "cx"}, warn_at=(0.5, 0.8)),
+        # past 80 % of its day, the support bot answers with the cheaper model
+        Budget("support-bot-daily", "0.012", "day", match={"feature": "support-bot"},
+               action="downgrade", downgrade={"gpt-4o": "gpt-4o-mini"}, at=0.8),
         Budget("per-user-hourly", "0.02", "hour", per="user_id"),
         Budget("company-monthly", "500", "month"),
     ]  # fmt: skip

@@ -1,3 +1,3 @@
 """The anthropic versions tokentrail supports (the ``anthropic`` extra says the same)."""
 
-_instruments = ("anthropic >= 0.40, < 3",)
+_instruments = ("anthropic >= 1.0, < 3",)

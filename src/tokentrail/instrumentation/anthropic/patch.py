@@ -17,6 +17,7 @@ tokentrail's span instead of opening a second one (see ``native``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -151,7 +152,10 @@ def _stream_manager(asynchronous: bool) -> Callable[[Runtime], Callable[..., Any
             if runtime.closed or not is_instrumentation_enabled():
                 return manager
             try:
-                return proxy(manager, enter, instance, kwargs)
+                # the manager holds its request from here on: a budget action decided at
+                # __enter__ builds another one from ``stream`` itself
+                remake = functools.partial(wrapped, *args)
+                return proxy(manager, enter, instance, kwargs, remake)
             except Exception as exc:
                 _guard.report(_STREAM_MANAGER, exc)
                 return manager

@@ -89,14 +89,6 @@ class MessageStreamAccumulator:
 # -- messages.stream() ---------------------------------------------------------------------
 
 
-def _enter_manager(manager: Any) -> Any:
-    return lambda **_: manager.__enter__()
-
-
-def _aenter_manager(manager: Any) -> Any:
-    return lambda **_: manager.__aenter__()
-
-
 def _close_unsent_request(manager: Any) -> None:
     """A budget refused the call, so the request coroutine the async manager was built with
     (``stream()`` makes it, ``__aenter__`` awaits it) will never run: close it, or Python
@@ -108,19 +100,26 @@ def _close_unsent_request(manager: Any) -> None:
 
 class MessageStreamManagerProxy(wrapt.ObjectProxy):
     """A ``MessageStreamManager`` whose ``__enter__`` (where the request is sent) is one
-    instrumented call; ``enter`` is the ``sync_wrapper`` of that call's ``Operation``."""
+    instrumented call; ``enter`` is the ``sync_wrapper`` of that call's ``Operation``.
+    ``remake(**kwargs)`` builds another manager when a budget action changed the call."""
 
-    def __init__(self, manager: Any, enter: Any, resource: Any, kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, manager: Any, enter: Any, resource: Any, kwargs: dict[str, Any], remake: Any
+    ) -> None:
         super().__init__(manager)
         self._self_enter = enter
         self._self_resource = resource
         self._self_kwargs = kwargs
+        self._self_remake = remake
         self._self_stream: Any = None
 
+    def _self_send(self, **kwargs: Any) -> Any:
+        if kwargs != self._self_kwargs:  # a budget action changed the model or the cap
+            self.__wrapped__ = self._self_remake(**kwargs)
+        return self.__wrapped__.__enter__()
+
     def __enter__(self) -> Any:
-        stream = self._self_enter(
-            _enter_manager(self.__wrapped__), self._self_resource, (), self._self_kwargs
-        )
+        stream = self._self_enter(self._self_send, self._self_resource, (), self._self_kwargs)
         self._self_stream = stream
         return stream
 
@@ -137,17 +136,26 @@ class MessageStreamManagerProxy(wrapt.ObjectProxy):
 class AsyncMessageStreamManagerProxy(wrapt.ObjectProxy):
     """The async twin: the request is sent in ``__aenter__``."""
 
-    def __init__(self, manager: Any, enter: Any, resource: Any, kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, manager: Any, enter: Any, resource: Any, kwargs: dict[str, Any], remake: Any
+    ) -> None:
         super().__init__(manager)
         self._self_enter = enter
         self._self_resource = resource
         self._self_kwargs = kwargs
+        self._self_remake = remake
         self._self_stream: Any = None
+
+    def _self_send(self, **kwargs: Any) -> Any:
+        if kwargs != self._self_kwargs:  # a budget action changed the model or the cap
+            _close_unsent_request(self.__wrapped__)
+            self.__wrapped__ = self._self_remake(**kwargs)
+        return self.__wrapped__.__aenter__()
 
     async def __aenter__(self) -> Any:
         try:
             stream = await self._self_enter(
-                _aenter_manager(self.__wrapped__), self._self_resource, (), self._self_kwargs
+                self._self_send, self._self_resource, (), self._self_kwargs
             )
         except TokenTrailError:
             _close_unsent_request(self.__wrapped__)

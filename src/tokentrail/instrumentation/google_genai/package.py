@@ -1,3 +1,3 @@
 """The google-genai versions tokentrail supports (the ``gemini`` extra says the same)."""
 
-_instruments = ("google-genai >= 1.0, < 4",)
+_instruments = ("google-genai >= 1.50, < 4",)

@@ -73,11 +73,33 @@ class _GeminiOperation(Operation):
         )
 
 
+def _capped_config(config: Any, max_tokens: int) -> Any:
+    """A copy of a ``GenerateContentConfig`` (or config dict, or None) with the output cap."""
+    if config is None:
+        return {"max_output_tokens": max_tokens}
+    if isinstance(config, dict):
+        capped = {k: v for k, v in config.items() if k != "maxOutputTokens"}
+        capped["max_output_tokens"] = max_tokens
+        return capped
+    return config.model_copy(update={"max_output_tokens": max_tokens})
+
+
 class GenerateContent(_GeminiOperation):
     """``generate_content``: the user's call. When it may make several model requests, they
     report to its ``RequestLog``; otherwise its result tells (the fast path)."""
 
     site = "google_genai.generate_content"
+
+    def apply(self, request: Request, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The model argument and ``config.max_output_tokens`` (a copy of the config: the
+        caller's object is left as it was). Every request of an automatic-function-calling
+        loop is sent with this config, so each gets the same decision."""
+        changed = dict(kwargs)
+        if request.model and ex.model_name(kwargs.get("model")) != request.model:
+            changed["model"] = request.model
+        if request.max_tokens is not None:
+            changed["config"] = _capped_config(kwargs.get("config"), request.max_tokens)
+        return changed
 
     def prepare(
         self, request: Request, instance: Any, kwargs: dict[str, Any]

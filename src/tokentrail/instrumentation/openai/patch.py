@@ -49,7 +49,7 @@ class _OpenAIOperation(Operation):
     def endpoint(self, instance: Any) -> Endpoint:
         return ex.endpoint_of(instance._client, self.runtime.stream_usage_hosts, self._endpoints)
 
-    def _request(self, instance: Any, kwargs: Mapping[str, Any], max_tokens: int | None) -> Request:
+    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
         endpoint = self.endpoint(instance)
         prompt = kwargs.get(self.prompt_argument)
         attributes = None
@@ -64,7 +64,7 @@ class _OpenAIOperation(Operation):
             server_address=endpoint.address,
             server_port=endpoint.port,
             stream=kwargs.get("stream") is True,
-            max_tokens=max_tokens,
+            max_tokens=_max_tokens(kwargs, self.max_tokens_arguments),
             temperature=given_float(kwargs.get("temperature")),
             attributes=attributes,
             prompt=prompt,
@@ -116,7 +116,7 @@ class _OpenAIOperation(Operation):
         raise NotImplementedError
 
 
-def _max_tokens(kwargs: Mapping[str, Any], *names: str) -> int | None:
+def _max_tokens(kwargs: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
     for name in names:
         value = given_int(kwargs.get(name))
         if value is not None:
@@ -128,11 +128,7 @@ class ChatCompletions(_OpenAIOperation):
     site = "openai.chat"
     operation = sc.OP_CHAT
     prompt_argument = "messages"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(
-            instance, kwargs, _max_tokens(kwargs, "max_completion_tokens", "max_tokens")
-        )
+    max_tokens_arguments = ("max_completion_tokens", "max_tokens")
 
     def prepare(
         self, request: Request, instance: Any, kwargs: dict[str, Any]
@@ -165,18 +161,14 @@ class LegacyCompletions(ChatCompletions):
     site = "openai.completions"
     operation = sc.OP_TEXT_COMPLETION
     prompt_argument = "prompt"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(instance, kwargs, _max_tokens(kwargs, "max_tokens"))
+    max_tokens_arguments = ("max_tokens",)
 
 
 class Responses(_OpenAIOperation):
     site = "openai.responses"
     operation = sc.OP_CHAT
     prompt_argument = "input"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(instance, kwargs, _max_tokens(kwargs, "max_output_tokens"))
+    max_tokens_arguments = ("max_output_tokens",)
 
     def response(self, result: Any) -> Response:
         return ex.responses_response(result, capture_content=self.capture_content)
@@ -192,9 +184,7 @@ class Embeddings(_OpenAIOperation):
     site = "openai.embeddings"
     operation = sc.OP_EMBEDDINGS
     prompt_argument = "input"
-
-    def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
-        return self._request(instance, kwargs, None)
+    max_tokens_arguments = ()
 
     def response(self, result: Any) -> Response:
         return ex.embeddings_response(result)
