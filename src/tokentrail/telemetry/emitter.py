@@ -121,6 +121,8 @@ class Emitter:
         #: called with each ended ``Call`` (budgets, alerts); each is guarded
         self.listeners: list[Callable[[Call], None]] = []
         self._unreadable_warned: set[tuple[str, str | None]] = set()
+        #: the calls started and not ended yet (``end_unfinished``)
+        self._open: dict[int, Call] = {}
         self._series: dict[tuple, _Series] = {}
         self._lock = threading.Lock()
         self.instruments = CallInstruments(
@@ -188,7 +190,29 @@ class Emitter:
                 attributes=attributes,
                 start_time=start_time,
             )
-        return Call(self, request, attribution, span, admission, state, start_time)
+        call = Call(self, request, attribution, span, admission, state, start_time)
+        self._open[id(call)] = call
+        return call
+
+    def end_unfinished(self, error: BaseException | None) -> int:
+        """End the calls that were started and are not over (at exit: a stream never read
+        to its end nor closed, or a call a Ctrl-C interrupted between tokentrail's steps),
+        with ``error`` (the exception that ends the process, if any); how many there were."""
+        unfinished = list(self._open.values())
+        for call in unfinished:
+            try:
+                if not call.ended:
+                    if error is None:
+                        call.end(EMPTY_RESPONSE)
+                    else:
+                        call.fail(error)
+                else:  # ending it was interrupted: end its span, if that was not reached
+                    if call.span is not None and getattr(call.span, "end_time", None) is None:
+                        call.span.end()
+                    self._open.pop(id(call), None)
+            except Exception as exc:
+                _guard.report(_SPAN, exc)
+        return len(unfinished)
 
     def finish(
         self,
@@ -200,22 +224,26 @@ class Emitter:
     ) -> None:
         """End ``call`` (``Call.end``/``fail`` come here once): price it, end its span,
         record its metrics, tell the listeners. Each part fails on its own: a bug in one must
-        neither leave the span open nor keep the spend from the budgets."""
-        if container:
-            usage, cost = None, NOT_BILLED  # its requests were priced as child calls
-        else:
-            usage, cost = self._priced(call.request, response, error)
-        call.finished(response, error, end_time, container, usage, cost)
+        neither leave the span open nor keep the spend from the budgets; and a Ctrl-C that
+        lands here still ends the span."""
         span = call.span
-        if span is not None:
-            try:
-                span.set_attributes(call.span_attributes())
-                if call.error_type is not None:
-                    span.set_status(Status(StatusCode.ERROR, call.error_type))
-            except Exception as exc:
-                _guard.report(_SPAN, exc)
-            finally:
+        try:
+            if container:
+                usage, cost = None, NOT_BILLED  # its requests were priced as child calls
+            else:
+                usage, cost = self._priced(call.request, response, error)
+            call.finished(response, error, end_time, container, usage, cost)
+            if span is not None:
+                try:
+                    span.set_attributes(call.span_attributes())
+                    if call.error_type is not None:
+                        span.set_status(Status(StatusCode.ERROR, call.error_type))
+                except Exception as exc:
+                    _guard.report(_SPAN, exc)
+        finally:
+            if span is not None:
                 span.end(end_time)
+            self._open.pop(id(call), None)
         if not container:
             try:
                 self.record(call)

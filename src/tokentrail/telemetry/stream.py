@@ -23,6 +23,7 @@ ending is handed to tokentrail's finaliser thread (``_background.defer``), never
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
@@ -171,7 +172,12 @@ class StreamProxy(wrapt.ObjectProxy):
             except BaseException as exc:
                 observer.end(exc)
                 raise
-            if observer.add(item):
+            try:
+                shown = observer.add(item)
+            except BaseException as exc:  # a Ctrl-C while tokentrail looked at the item
+                observer.end(exc)
+                raise
+            if shown:
                 return item
 
     def close(self) -> Any:
@@ -180,7 +186,7 @@ class StreamProxy(wrapt.ObjectProxy):
         except BaseException as exc:
             self._self_observer.end(exc)
             raise
-        self._self_observer.end(None)
+        self._self_observer.end(interrupting())
         return result
 
     def __enter__(self) -> StreamProxy:
@@ -229,7 +235,12 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
             except BaseException as exc:
                 observer.end(exc)
                 raise
-            if observer.add(item):
+            try:
+                shown = observer.add(item)
+            except BaseException as exc:  # a Ctrl-C while tokentrail looked at the item
+                observer.end(exc)
+                raise
+            if shown:
                 return item
 
     async def close(self) -> Any:
@@ -244,7 +255,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
         except BaseException as exc:
             self._self_observer.end(exc)
             raise
-        self._self_observer.end(None)
+        self._self_observer.end(interrupting())
         return result
 
     async def __aenter__(self) -> AsyncStreamProxy:
@@ -261,6 +272,13 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
         observer = getattr(self, "_self_observer", None)
         if observer is not None and not observer.ended:
             defer(observer.end, None)
+
+
+def interrupting() -> BaseException | None:
+    """The interrupt (Ctrl-C, a cancellation, ``sys.exit``) that the caller's ``finally`` or
+    ``except`` block is handling, if any: a stream closed as it unwinds ends with it."""
+    error = sys.exc_info()[1]
+    return None if error is None or isinstance(error, (Exception, GeneratorExit)) else error
 
 
 def watch(
