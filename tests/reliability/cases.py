@@ -61,8 +61,9 @@ class Cases(Protocol):
     def client(self, fake: Any, loop: Loop) -> Any:
         """A client of ``fake``: sync (``loop`` None) or async."""
 
-    def call(self, client: Any, loop: Loop, *, stream: bool = False) -> Any:
-        """One call with ``PROMPT``: the result, or a stream (not read yet)."""
+    def call(self, client: Any, *, stream: bool = False) -> Any:
+        """One call with ``PROMPT`` as the SDK returns it: the result, or a stream not read
+        yet (an async client's: awaitable)."""
 
     def fail_next(self, fake: Any, kind: str) -> None:
         """Make the next call fail as ``kind`` (one of ``FAILURE_KINDS``) says;

@@ -8,7 +8,7 @@ from typing import Any
 import httpx2
 
 from tests.instrumentation.driver import collected
-from tests.reliability.cases import PROMPT, AppError, Env, Loop, run
+from tests.reliability.cases import PROMPT, AppError, Env, Loop
 from tokentrail.fakes.anthropic import FakeAnthropic
 
 MODEL = "claude-haiku-4-5"
@@ -101,8 +101,8 @@ class AnthropicCases:
     def client(self, fake: FakeAnthropic, loop: Loop) -> Any:
         return client(fake, loop)
 
-    def call(self, client: Any, loop: Loop, *, stream: bool = False) -> Any:
-        return run(loop, client.messages.create(**REQUEST, stream=stream))
+    def call(self, client: Any, *, stream: bool = False) -> Any:
+        return client.messages.create(**REQUEST, stream=stream)
 
     def fail_next(self, fake: FakeAnthropic, kind: str) -> None:
         if kind == "http_error":

@@ -10,7 +10,7 @@ import httpx2
 from google.genai import types
 
 from tests.instrumentation.driver import collected
-from tests.reliability.cases import PROMPT, AppError, Env, Loop, run
+from tests.reliability.cases import PROMPT, AppError, Env, Loop
 from tokentrail.fakes.google_genai import FakeGemini
 
 MODEL = "gemini-2.5-flash"
@@ -135,9 +135,9 @@ class GeminiCases:
     def client(self, fake: FakeGemini, loop: Loop) -> Any:
         return models(fake, loop)
 
-    def call(self, client: Any, loop: Loop, *, stream: bool = False) -> Any:
+    def call(self, client: Any, *, stream: bool = False) -> Any:
         method = client.generate_content_stream if stream else client.generate_content
-        return run(loop, method(model=MODEL, contents=PROMPT))
+        return method(model=MODEL, contents=PROMPT)
 
     def fail_next(self, fake: FakeGemini, kind: str) -> None:
         if kind == "http_error":

@@ -9,7 +9,7 @@ import httpx2
 from pydantic import BaseModel
 
 from tests.instrumentation.driver import collected
-from tests.reliability.cases import PROMPT, AppError, Env, Loop, run
+from tests.reliability.cases import PROMPT, AppError, Env, Loop
 from tokentrail.fakes.openai import FakeOpenAI
 
 MODEL = "gpt-4o-mini"
@@ -143,8 +143,8 @@ class OpenAICases:
     def client(self, fake: FakeOpenAI, loop: Loop) -> Any:
         return client(fake, loop)
 
-    def call(self, client: Any, loop: Loop, *, stream: bool = False) -> Any:
-        return run(loop, client.chat.completions.create(**CHAT, stream=stream))
+    def call(self, client: Any, *, stream: bool = False) -> Any:
+        return client.chat.completions.create(**CHAT, stream=stream)
 
     def fail_next(self, fake: FakeOpenAI, kind: str) -> None:
         if kind == "http_error":
