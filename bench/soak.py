@@ -50,13 +50,19 @@ SCRAPE_EVERY = 1000
 
 
 class CountingExporter(SpanExporter):
-    """Exports spans by counting them (an in-memory exporter would keep them all)."""
+    """Exports spans by counting them and adding up their cost, exactly (an in-memory
+    exporter would keep them all)."""
 
     def __init__(self) -> None:
         self.spans = 0
+        self.cost = Decimal(0)
 
     def export(self, spans: Any) -> SpanExportResult:
         self.spans += len(spans)
+        for span in spans:
+            cost = span.attributes.get("gen_ai.usage.cost")
+            if cost is not None:
+                self.cost += Decimal(repr(cost))
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -77,6 +83,9 @@ class Figures:
     spans: int = 0
     alerts: int = 0
     failed_calls: int = 0
+    #: the spans' costs, and what the "everything" budget counted (its gauge): the same
+    spans_cost_usd: str = "0"
+    budget_spent_usd: str = "0"
 
 
 def rss_mb() -> float:
@@ -218,6 +227,18 @@ class Session:
                 self.reader.get_metrics_data()
         self.made += n
 
+    def budget_spent(self) -> Decimal:
+        """What the budget every call counts in holds (its gauge, read as a scrape would)."""
+        data = self.reader.get_metrics_data()
+        for resource in data.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == "tokentrail.budget.spent.usd":
+                        for point in metric.data.data_points:
+                            if point.attributes.get("tokentrail.budget.name") == "everything":
+                                return Decimal(repr(point.value))
+        return Decimal(0)
+
     def settle(self) -> None:
         tokentrail.flush(timeout=10)
         for fake in self.workload.fakes:
@@ -247,6 +268,7 @@ def soak(total: int, warmup: int, *, trace: bool = True, top: int = 10) -> Figur
             stats = after.compare_to(before, "lineno")
             traced = sum(s.size_diff for s in stats) / 2**20
             lines = [str(s) for s in stats[:top]]
+        spent = session.budget_spent()
     return Figures(
         calls=total,
         warmup=warmup,
@@ -259,6 +281,8 @@ def soak(total: int, warmup: int, *, trace: bool = True, top: int = 10) -> Figur
         spans=session.exporter.spans,
         alerts=len(session.alerts),
         failed_calls=session.workload.failed,
+        spans_cost_usd=str(session.exporter.cost),
+        budget_spent_usd=str(spent),
     )
 
 
@@ -273,6 +297,8 @@ def main() -> None:
     print(f"{figures.calls:,} calls ({figures.warmup:,} warm-up) in {figures.seconds} s; "
           f"{figures.spans:,} spans, {figures.failed_calls:,} failed calls, "
           f"{figures.alerts} alerts")  # fmt: skip
+    print(f"spans' cost ${figures.spans_cost_usd}, counted by the budget "
+          f"${figures.budget_spent_usd}")  # fmt: skip
     print(f"RSS after warm-up {figures.rss_after_warmup_mb} MB, at the end "
           f"{figures.rss_at_end_mb} MB: growth {figures.rss_growth_mb} MB")  # fmt: skip
     if figures.traced_growth_mb is not None:

@@ -5,13 +5,15 @@ with a blocking one, an alert sink, spans exported, metrics collected every 1,00
 number of memory blocks Python holds (``sys.getallocatedblocks``: cheap, unlike tracemalloc)
 is compared after the warm-up and 1,000 calls later, at the same point of the workload's
 1,000-call cycle: it moves by a couple of hundred blocks either way; a leak of one block per
-call would add 1,000. The 200,000-call run with RSS and tracemalloc figures is the benchmark.
+call would add 1,000. The budget every call counts in holds the spans' total cost. The
+200,000-call run with RSS and tracemalloc figures is the benchmark.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
@@ -40,6 +42,8 @@ def test_memory_stays_flat_after_warm_up():
         session.settle()
         grown = sys.getallocatedblocks() - before
         spans, failed = session.exporter.spans, session.workload.failed
+        spent, cost = session.budget_spent(), session.exporter.cost
     assert grown < BOUND, f"{grown} more memory blocks after {CALLS} calls"
+    assert abs(spent - cost) < Decimal("1e-9"), "the budget lost or added spending"
     assert spans == WARMUP + CALLS
     assert failed == (WARMUP + CALLS) // 10
