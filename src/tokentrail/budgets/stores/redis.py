@@ -8,11 +8,12 @@ processes). Amounts are integer nano-USD in a hash per budget slot and window bu
 (fields ``s`` settled and ``h`` held), which expires with its window (``EXPIREAT``).
 
 Keys: ``{prefix}:n:<budget>:<key>:<bucket>`` (``n``: nano-USD; tokentrail 0.1 kept
-micro-USD under ``:s:``, which this one neither reads nor writes),
-``{prefix}:a:<budget>:<key>:<label>:<window>`` and, per recording process,
-``{prefix}:w:<writer>`` (its last batch, so that a retried batch counts once; a day's TTL)
-(``<key>`` is ``-`` or a hash of the ``per=`` value: user ids are not stored in clear). The
-default prefix ``{tokentrail}`` is a Redis Cluster hash tag, so one script's keys share a slot.
+micro-USD under ``:s:``, which this one neither reads nor writes) and
+``{prefix}:a:<budget>:<key>:<label>:<window>``
+(``<key>`` is ``-`` or a hash of the ``per=`` value: user ids are not stored in clear); and one
+``{prefix}:w:<writer>`` per recording process (its last batch, so that a retried batch counts
+once; a day's TTL). The default prefix ``{tokentrail}`` is a Redis Cluster hash tag, so one
+script's keys share a slot.
 
 ``redis`` is imported when a store is created (extra ``tokentrail[redis]``) and connects on
 first use, never at ``instrument()``. A failure marks the server down for ``retry_after``
