@@ -200,14 +200,12 @@ def test_fail_closed_refuses_blocking_calls_while_redis_is_down(redis_binary):
 
 @pytest.mark.parametrize("kind", ["read_timeout", "cut"])
 def test_a_call_that_may_have_been_billed_keeps_its_estimate_in_redis(redis_server, kind):
-    import httpx2
-
     fake = FakeOpenAI(stream_chunks=6)
     redis_store = RedisBudgetStore(redis_server.url)
     with capture(budgets=budgets(), budget_store=redis_store) as telemetry:
         client = fake.client()
         if kind == "read_timeout":
-            fake.raise_next(httpx2.ReadTimeout("timed out"))
+            fake.raise_next(fake.http().ReadTimeout("timed out"))
             with pytest.raises(Exception):  # noqa: B017, PT011 - the SDK's own
                 client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         else:

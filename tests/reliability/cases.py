@@ -22,6 +22,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from tests.instrumentation.driver import SyncOrAsync, collected
 from tokentrail.instrumentation.providers import PROVIDERS
 
 #: every scenario's prompt: the secrets test looks for it in everything exported
@@ -80,13 +81,14 @@ def provider_cases() -> dict[str, Cases]:
     return found
 
 
-class Env:
+class Env(SyncOrAsync):
     """Where scenarios run: ``loop`` (None: the sync flavour) and the fakes and clients they
     reuse (a new SDK client costs up to tens of milliseconds; a fake that is reset answers
-    the same calls with the same answers)."""
+    the same calls with the same answers). ``drain``, ``take``, ``in_block`` as the
+    instrumentation tests' driver has them."""
 
     def __init__(self, loop: Loop = None) -> None:
-        self.loop = loop
+        super().__init__(loop, None)
         self._made: dict[Any, tuple[Any, Any]] = {}
 
     def made(self, key: Any, make_fake: Callable[[], Any], make_client: Callable[[Any], Any]):
@@ -99,18 +101,28 @@ class Env:
             entry[0].reset()
         return entry
 
-    def run(self, value: Any) -> Any:
-        """``value``, awaited when it is awaitable (the async flavour's calls)."""
+    def wait(self, value: Any) -> Any:
+        """``value``, awaited when it is awaitable (the async flavour's calls; a stream
+        manager is not)."""
         return run(self.loop, value)
 
-    def drain(self, stream: Any) -> list[Any]:
-        return drain(self.loop, stream)
+    run = wait
 
-    def take(self, stream: Any, n: int) -> list[Any]:
-        return take(self.loop, stream, n)
+    def read_then_close(self, stream: Any, n: int) -> list[Any]:
+        """``n`` items, then ``close()`` (awaited for an async stream)."""
+        items = self.take(stream, n)
+        self.wait(stream.close())
+        return items
 
-    def in_block(self, stream: Any, n: int, *, raise_: BaseException | None = None) -> Any:
-        return in_block(self.loop, stream, n, raise_=raise_)
+    def read_then_drop(self, stream: Any, n: int) -> list[Any]:
+        """``n`` items, then the stream is dropped and collected (an async generator left
+        part-way is finalised by its loop)."""
+        items = self.take(stream, n)
+        del stream
+        collected()
+        if self.loop is not None:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        return items
 
 
 def run(loop: Loop, value: Any) -> Any:
@@ -118,53 +130,18 @@ def run(loop: Loop, value: Any) -> Any:
     return loop.run_until_complete(value) if inspect.isawaitable(value) else value
 
 
-def drain(loop: Loop, stream: Any) -> list[Any]:
-    if loop is None:
-        return list(stream)
-
-    async def collect() -> list[Any]:
-        return [item async for item in stream]
-
-    return loop.run_until_complete(collect())
-
-
-def take(loop: Loop, stream: Any, n: int) -> list[Any]:
-    """The next ``n`` items, leaving the stream open."""
-    if loop is None:
-        return [next(stream) for _ in range(n)]
-
-    async def collect() -> list[Any]:
-        return [await stream.__anext__() for _ in range(n)]
-
-    return loop.run_until_complete(collect())
+def fail_transport(fake: Any, kind: str) -> bool:
+    """Arrange the failures every fake makes the same way, with its SDK's HTTP library: a
+    refused connection, a read timeout. False for the other kinds."""
+    http = fake.http()
+    if kind == "refused":
+        fake.raise_next(http.ConnectError("connection refused"))
+    elif kind == "read_timeout":
+        fake.raise_next(http.ReadTimeout("timed out"))
+    else:
+        return False
+    return True
 
 
 class AppError(Exception):
     """An error of the application's own, raised while it reads a stream."""
-
-
-def in_block(loop: Loop, stream: Any, n: int, *, raise_: BaseException | None = None) -> Any:
-    """``n`` items read inside ``with stream`` / ``async with stream``, then leave the block
-    (raising ``raise_`` in it, if given)."""
-    items: list[Any] = []
-    if loop is None:
-        with stream as opened:
-            for item in opened:
-                items.append(item)
-                if len(items) == n:
-                    break
-            if raise_ is not None:
-                raise raise_
-        return items
-
-    async def read() -> list[Any]:
-        async with stream as opened:
-            async for item in opened:
-                items.append(item)
-                if len(items) == n:
-                    break
-            if raise_ is not None:
-                raise raise_
-        return items
-
-    return loop.run_until_complete(read())

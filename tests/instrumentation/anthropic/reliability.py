@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
-
-from tests.instrumentation.driver import collected
-from tests.reliability.cases import PROMPT, AppError, Env, Loop
+from tests.reliability.cases import PROMPT, AppError, Env, Loop, fail_transport
 from tokentrail.fakes.anthropic import FakeAnthropic
 
 MODEL = "claude-haiku-4-5"
@@ -49,21 +46,6 @@ def helper(env: Env, arrange: Any = None, *, method: str = "messages.stream",
     return env.loop.run_until_complete(use())
 
 
-def read_three_then_close(env: Env) -> list[Any]:
-    stream = call(env, "messages.create", **REQUEST, stream=True)
-    items = env.take(stream, 3)
-    env.run(stream.close())
-    return items
-
-
-def read_three_then_drop(env: Env) -> list[Any]:
-    stream = call(env, "messages.create", **REQUEST, stream=True)
-    items = env.take(stream, 3)
-    del stream
-    collected()
-    return items
-
-
 def stream(env: Env, arrange: Any = None) -> Any:
     return call(env, "messages.create", arrange, **REQUEST, stream=True)
 
@@ -73,13 +55,13 @@ SCENARIOS = {
     "parse": lambda env: call(env, "messages.parse", **REQUEST),
     "beta.create": lambda env: call(env, "beta.messages.create", **REQUEST),
     "create.stream": lambda env: env.drain(stream(env)),
-    "create.stream.closed": read_three_then_close,
-    "create.stream.dropped": read_three_then_drop,
-    "create.stream.with": lambda env: env.in_block(stream(env), 3),
-    "create.stream.app_error": lambda env: env.in_block(stream(env), 3, raise_=AppError()),
+    "create.stream.closed": lambda env: env.read_then_close(stream(env), 3),
+    "create.stream.dropped": lambda env: env.read_then_drop(stream(env), 3),
+    "create.stream.with": lambda env: env.in_block(stream(env), n=3),
+    "create.stream.app_error": lambda env: env.in_block(stream(env), n=3, raise_=AppError()),
     "stream.helper": lambda env: helper(env),
     "stream.helper.text": lambda env: helper(env, text=True),
-    "stream.helper.left": lambda env: env.in_block(call(env, "messages.stream", **REQUEST), 3),
+    "stream.helper.left": lambda env: env.in_block(call(env, "messages.stream", **REQUEST), n=3),
     "beta.stream.helper": lambda env: helper(env, method="beta.messages.stream"),
     "create.error": lambda env: call(env, "messages.create", lambda f: f.fail_next(529), **REQUEST),
     "create.stream.cut": lambda env: env.drain(stream(env, lambda f: f.break_next_stream(after=5))),
@@ -105,16 +87,14 @@ class AnthropicCases:
         return client.messages.create(**REQUEST, stream=stream)
 
     def fail_next(self, fake: FakeAnthropic, kind: str) -> None:
+        if fail_transport(fake, kind):
+            return
         if kind == "http_error":
             error = {
                 "type": "authentication_error",
                 "message": f"invalid x-api-key: {fake.api_key}",
             }
             fake.fail_next(401, body={"type": "error", "error": error})
-        elif kind == "refused":
-            fake.raise_next(httpx2.ConnectError("connection refused"))
-        elif kind == "read_timeout":
-            fake.raise_next(httpx2.ReadTimeout("timed out"))
         elif kind == "dropped":
             fake.break_next_stream(after=0)
         elif kind == "cut":

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
 from google.genai import types
 
-from tests.instrumentation.driver import collected
-from tests.reliability.cases import PROMPT, AppError, Env, Loop
+from tests.reliability.cases import PROMPT, AppError, Env, Loop, fail_transport
 from tokentrail.fakes.google_genai import FakeGemini
 
 MODEL = "gemini-2.5-flash"
@@ -64,16 +62,6 @@ def read_two_then_close(env: Env) -> list[Any]:
     return items
 
 
-def read_two_then_drop(env: Env) -> list[Any]:
-    chunks = stream(env)
-    items = env.take(chunks, 2)
-    del chunks
-    collected()
-    if env.loop is not None:  # an async generator left part-way is finalised by its loop
-        env.loop.run_until_complete(env.loop.shutdown_asyncgens())
-    return items
-
-
 def raise_while_reading(env: Env) -> None:
     chunks = stream(env)
     if env.loop is None:
@@ -104,7 +92,7 @@ SCENARIOS = {
     "generate": lambda env: generate(env),
     "generate.stream": lambda env: env.drain(stream(env)),
     "generate.stream.closed": read_two_then_close,
-    "generate.stream.dropped": read_two_then_drop,
+    "generate.stream.dropped": lambda env: env.read_then_drop(stream(env), 2),
     "generate.stream.app_error": raise_while_reading,
     "embed": lambda env: embed(env),
     "afc": lambda env: generate(env, config=AFC),
@@ -140,16 +128,14 @@ class GeminiCases:
         return method(model=MODEL, contents=PROMPT)
 
     def fail_next(self, fake: FakeGemini, kind: str) -> None:
+        if fail_transport(fake, kind):
+            return
         if kind == "http_error":
             message = f"API key not valid: {fake.api_key}. Please pass a valid API key."
             body = {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
             fake.fail_next(400, body=body)
-        elif kind == "refused":
-            fake.raise_next(httpx2.ConnectError("connection refused"))
-        elif kind == "read_timeout":
-            fake.raise_next(httpx2.ReadTimeout("timed out"))
         elif kind == "dropped":
-            fake.raise_next(httpx2.ReadError("peer closed connection"))
+            fake.raise_next(fake.http().ReadError("peer closed connection"))
         elif kind == "cut":
             fake.break_next_stream(after=2)
         else:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
 from pydantic import BaseModel
 
-from tests.instrumentation.driver import collected
-from tests.reliability.cases import PROMPT, AppError, Env, Loop
+from tests.reliability.cases import PROMPT, AppError, Env, Loop, fail_transport
 from tokentrail.fakes.openai import FakeOpenAI
 
 MODEL = "gpt-4o-mini"
@@ -58,6 +56,10 @@ def embed(env: Env, arrange: Any = None) -> Any:
     return env.run(client(fake, env.loop).embeddings.create(**EMBEDDINGS))
 
 
+def chat_stream(env: Env) -> Any:
+    return call(env, "chat.completions.create", **CHAT, stream=True)
+
+
 def helper(env: Env, method: str, final: str, **kwargs: Any) -> tuple[list[Any], Any]:
     """A ``.stream()`` helper used as documented: its events and its final result."""
     manager = call(env, method, **kwargs)
@@ -72,21 +74,6 @@ def helper(env: Env, method: str, final: str, **kwargs: Any) -> tuple[list[Any],
     return env.loop.run_until_complete(use())
 
 
-def read_two_then_close(env: Env) -> list[Any]:
-    stream = call(env, "chat.completions.create", **CHAT, stream=True)
-    items = env.take(stream, 2)
-    env.run(stream.close())
-    return items
-
-
-def read_two_then_drop(env: Env) -> list[Any]:
-    stream = call(env, "chat.completions.create", **CHAT, stream=True)
-    items = env.take(stream, 2)
-    del stream
-    collected()
-    return items
-
-
 SCENARIOS = {
     "chat": lambda env: call(env, "chat.completions.create", **CHAT),
     "chat.parse": lambda env: call(env, "chat.completions.parse", **CHAT, response_format=Figures),
@@ -94,14 +81,10 @@ SCENARIOS = {
     "chat.stream.usage": lambda env: streamed(
         env, "chat.completions.create", **CHAT, stream_options={"include_usage": True}
     ),
-    "chat.stream.closed": read_two_then_close,
-    "chat.stream.dropped": read_two_then_drop,
-    "chat.stream.with": lambda env: env.in_block(
-        call(env, "chat.completions.create", **CHAT, stream=True), 2
-    ),
-    "chat.stream.app_error": lambda env: env.in_block(
-        call(env, "chat.completions.create", **CHAT, stream=True), 2, raise_=AppError()
-    ),
+    "chat.stream.closed": lambda env: env.read_then_close(chat_stream(env), 2),
+    "chat.stream.dropped": lambda env: env.read_then_drop(chat_stream(env), 2),
+    "chat.stream.with": lambda env: env.in_block(chat_stream(env), n=2),
+    "chat.stream.app_error": lambda env: env.in_block(chat_stream(env), n=2, raise_=AppError()),
     "chat.stream.helper": lambda env: helper(
         env, "chat.completions.stream", "get_final_completion", **CHAT
     ),
@@ -147,15 +130,13 @@ class OpenAICases:
         return client.chat.completions.create(**CHAT, stream=stream)
 
     def fail_next(self, fake: FakeOpenAI, kind: str) -> None:
+        if fail_transport(fake, kind):
+            return
         if kind == "http_error":
             message = f"Incorrect API key provided: {fake.api_key}."
             body = {"error": {"message": message, "type": "invalid_request_error",
                               "code": "invalid_api_key"}}  # fmt: skip
             fake.fail_next(401, body=body)
-        elif kind == "refused":
-            fake.raise_next(httpx2.ConnectError("connection refused"))
-        elif kind == "read_timeout":
-            fake.raise_next(httpx2.ReadTimeout("timed out"))
         elif kind == "dropped":
             fake.break_next_stream(after=0)
         elif kind == "cut":
