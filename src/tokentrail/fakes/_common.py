@@ -149,6 +149,15 @@ class FakeServer:
         self._seen_prefixes: set[str] = set()
         self._lock = threading.Lock()
 
+    def reset(self) -> None:
+        """Start over: forget the requests, queued failures and cached prefixes, so that the
+        same calls get the same answers again (ids count the requests) without new clients."""
+        with self._lock:
+            self.requests.clear()
+            self._failures.clear()
+            self._stream_breaks.clear()
+            self._seen_prefixes.clear()
+
     def fail_next(
         self,
         status: int = 500,

@@ -28,6 +28,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 
 from .. import _guard
+from ..names import OP_EMBEDDINGS
 from ..runtime import RUNTIME_OPTIONS, Runtime, state
 from ..telemetry.emitter import Call
 from ..telemetry.records import EMPTY_RESPONSE, Request, Response
@@ -56,6 +57,8 @@ class Operation:
     ``prepare`` (the keyword arguments to send, and the state to keep), the SDK method, then
     ``result`` (or ``failed``). Each step is a guarded site of its own, named
     ``"<site>.<step>"`` (declared here for every subclass, for the fault-injection test).
+    Ending the call after a step failed is the emitter's work, the same for every operation:
+    sites ``call.end`` and ``call.fail``.
     """
 
     #: names the call in internal-error reports
@@ -64,10 +67,11 @@ class Operation:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "site" in cls.__dict__:
-            for step in ("request", "apply", "prepare", "result", "failed"):
+            steps = ["request", "apply", "prepare", "result", "failed"]
+            if getattr(cls, "operation", None) == OP_EMBEDDINGS:
+                steps.remove("apply")  # no budget action changes an embeddings call
+            for step in steps:
                 _guard.site(f"{cls.site}.{step}", f"{cls.__module__}:{cls.__qualname__}.{step}")
-            _guard.site(f"{cls.site}.end", None)
-            _guard.site(f"{cls.site}.fail", None)
 
     def __init__(self, runtime: Runtime, asynchronous: bool = False) -> None:
         self.runtime = runtime
@@ -123,10 +127,21 @@ class Operation:
     def response(self, result: Any) -> Response:
         return EMPTY_RESPONSE
 
+    def passthrough(self, call: Call, result: Any) -> Any:
+        """What the caller gets when ``result`` failed: the SDK's result, as it would be had
+        ``prepare`` not changed the request (an item tokentrail asked for stays hidden)."""
+        return result
+
     def failed(self, call: Call, exc: BaseException) -> None:
         """The SDK call raised ``exc``: end ``call`` with what arrived before (usually
         nothing; a Gemini call may have finished model requests that were billed)."""
         call.fail(exc)
+
+
+_END = _guard.site("call.end", "tokentrail.telemetry.emitter:Call.end")
+_FAIL = _guard.site("call.fail", "tokentrail.telemetry.emitter:Call.fail")
+_APPLY = "tokentrail.instrumentation._base:TokenTrailInstrumentor._apply"
+_PATCH = _guard.site("instrument.patch", _APPLY)
 
 
 def _begin(
@@ -172,7 +187,7 @@ def _begin(
         try:
             call.fail(admission.refusal)
         except Exception as error:
-            _guard.report(f"{site}.fail", error)
+            _guard.report(_FAIL, error)
         raise admission.refusal
     return call, kwargs
 
@@ -216,7 +231,7 @@ def _fail(op: Operation, call: Call, exc: BaseException) -> None:
     try:
         call.fail(exc)  # does nothing if op.failed ended it
     except Exception as error:
-        _guard.report(f"{op.site}.fail", error)
+        _guard.report(_FAIL, error)
 
 
 def _complete(op: Operation, call: Call, result: Any) -> Any:
@@ -227,8 +242,12 @@ def _complete(op: Operation, call: Call, result: Any) -> Any:
     try:
         call.end(EMPTY_RESPONSE)
     except Exception as exc:
-        _guard.report(f"{op.site}.end", exc)
-    return result
+        _guard.report(_END, exc)
+    try:
+        return op.passthrough(call, result)
+    except Exception as exc:
+        _guard.report(f"{op.site}.result", exc)
+        return result
 
 
 def _current(wrapped: Callable[..., Any], instance: Any, wrapper: Callable[..., Any]) -> Any:
@@ -371,7 +390,10 @@ class TokenTrailInstrumentor(BaseInstrumentor):
                 # use): patch it when the app imports it, instead of importing it now.
                 _when_imported(target.module, self, target)
             else:
-                self._apply(module, target)
+                try:
+                    self._apply(module, target)
+                except Exception as exc:  # never break the app's instrument(): skip the patch
+                    _guard.report(_PATCH, exc)
 
     def _apply(self, module: ModuleType, target: Patch) -> None:
         owner = getattr(module, target.cls, None) if target.cls else module
@@ -408,7 +430,7 @@ class TokenTrailInstrumentor(BaseInstrumentor):
             self._tokentrail_shared = None
 
 
-_DEFERRED_PATCH = _guard.site("instrument.deferred", None)
+_DEFERRED_PATCH = _guard.site("instrument.deferred", _APPLY)
 
 # Patches waiting for their module to be imported: module name -> [(instrumentor, patch)].
 # One wrapt post-import hook per module name for the life of the process (wrapt has no way to

@@ -13,9 +13,9 @@ from typing import Any
 
 from ... import names as sc
 from ...telemetry.records import Response
-from ...usage import Usage
+from ...usage import UNREADABLE_USAGE, Usage
 from .._content import input_messages
-from .._sdk import ClientCache, Endpoint, address_of, count, field, int_field
+from .._sdk import ClientCache, Endpoint, address_of, count, field, int_field, is_record
 
 # -- provider identity ------------------------------------------------------------------------
 
@@ -91,6 +91,8 @@ def message_usage(usage: Any, delta: Any = None) -> Usage | None:
     """
     if usage is None:
         return None
+    if not is_record(usage) or (delta is not None and not is_record(delta)):
+        return UNREADABLE_USAGE
     read, source = (field, usage) if delta is None else (_latest, (usage, delta))
     uncached = count(read(source, "input_tokens"))
     cache_read = count(read(source, "cache_read_input_tokens"))
@@ -100,6 +102,8 @@ def message_usage(usage: Any, delta: Any = None) -> Usage | None:
     server_tools = read(source, "server_tool_use")
     iterations = read(source, "iterations")
     cache_write_1h = int_field(field(usage, "cache_creation"), "ephemeral_1h_input_tokens")
+    if iterations is not None and not isinstance(iterations, (list, tuple)):
+        return UNREADABLE_USAGE
     if iterations:
         for entry in iterations:
             if field(entry, "type") == "compaction":

@@ -13,8 +13,8 @@ from typing import Any
 
 from ... import names as sc
 from ...telemetry.records import Response
-from ...usage import Usage
-from .._sdk import Endpoint, address_of, field, int_field
+from ...usage import UNREADABLE_USAGE, Usage
+from .._sdk import Endpoint, address_of, count, field, int_field, is_record
 
 _endpoints: dict[tuple[Any, bool], Endpoint] = {}
 
@@ -136,18 +136,25 @@ _DETAIL_LISTS = (
 )
 
 
-def _details(metadata: Any) -> tuple[tuple[str, int], ...]:
+def _details(metadata: Any) -> tuple[tuple[str, int], ...] | None:
+    """The modality breakdown (None: a details list that is not a list, so unreadable)."""
     found: dict[str, int] | None = None
     for name, keys_by_modality in _DETAIL_LISTS:
-        for entry in field(metadata, name) or ():
-            modality = getattr(entry, "modality", None)
-            keys = keys_by_modality.get(getattr(modality, "value", modality))
-            count = getattr(entry, "token_count", None)
-            if keys and isinstance(count, int) and count:
+        entries = field(metadata, name)
+        if entries is None:
+            continue
+        if not isinstance(entries, (list, tuple)):
+            return None
+        for entry in entries:
+            modality = field(entry, "modality")
+            modality = getattr(modality, "value", modality)
+            keys = keys_by_modality.get(modality) if isinstance(modality, str) else None
+            tokens = int_field(entry, "token_count") if keys else 0
+            if tokens:
                 if found is None:
                     found = {}
-                for key in keys:
-                    found[key] = found.get(key, 0) + count
+                for key in keys:  # type: ignore[union-attr]
+                    found[key] = found.get(key, 0) + tokens
     return tuple(sorted(found.items())) if found else ()
 
 
@@ -156,6 +163,9 @@ def usage_of(metadata: Any) -> Usage | None:
     tool-use prompt; output is candidates plus thoughts (thinking is billed as output)."""
     if metadata is None:
         return None
+    details = _details(metadata) if is_record(metadata) else None
+    if details is None:
+        return UNREADABLE_USAGE
     thoughts = int_field(metadata, "thoughts_token_count")
     output = int_field(metadata, "candidates_token_count") or int_field(
         metadata, "response_token_count"
@@ -166,7 +176,7 @@ def usage_of(metadata: Any) -> Usage | None:
         output_tokens=output + thoughts,
         cache_read_tokens=int_field(metadata, "cached_content_token_count"),
         reasoning_tokens=thoughts,
-        details=_details(metadata),
+        details=details,
     )
 
 
@@ -241,13 +251,20 @@ def embed_usage(response: Any) -> Usage | None:
     usage = usage_of(field(response, "usage_metadata"))
     if usage is not None:
         return usage
-    counts = [
-        getattr(getattr(e, "statistics", None), "token_count", None)
-        for e in getattr(response, "embeddings", None) or ()
-    ]
-    if counts and all(isinstance(c, (int, float)) for c in counts):
-        return Usage(input_tokens=int(sum(counts)))
-    return None
+    embeddings = field(response, "embeddings")
+    if not isinstance(embeddings, (list, tuple)):
+        return None
+    counts = [field(field(e, "statistics"), "token_count") for e in embeddings]
+    if not counts or all(c is None for c in counts):
+        return None
+    return Usage(input_tokens=sum(_token_count(c) for c in counts))
+
+
+def _token_count(value: Any) -> int:
+    """Vertex reports an embedding's token count as a float (a whole number)."""
+    if value.__class__ is float and value.is_integer():
+        value = int(value)
+    return count(value)
 
 
 # -- content capture (only with capture_content=True) ---------------------------------------

@@ -33,8 +33,9 @@ from .requests import PER_REQUEST_METHODS, Hops, RequestLog, log_of, per_request
 from .streams import ChunkAccumulator, accumulator
 
 MODULE = "google.genai.models"
-_CHUNK = _guard.site("google_genai.stream.chunk", None)
-_END = _guard.site("google_genai.stream.end", None)
+_HERE = "tokentrail.instrumentation.google_genai"
+_CHUNK = _guard.site("google_genai.stream.chunk", f"{_HERE}.streams:ChunkAccumulator.add")
+_END = _guard.site("google_genai.stream.end", f"{_HERE}.patch:UserStream._end")
 
 
 class _GeminiOperation(Operation):
@@ -208,11 +209,15 @@ class UserStream:
         try:
             self._end(error)
         except Exception as exc:
-            # end the call anyway (reported after: strict mode re-raises)
-            if error is None:
-                self._call.end(EMPTY_RESPONSE)
-            else:
-                self._call.fail(error)
+            # end the call anyway (reported after: strict mode re-raises); a fault in ending
+            # it is the one just caught, reported once
+            try:
+                if error is None:
+                    self._call.end(EMPTY_RESPONSE)
+                else:
+                    self._call.fail(error)
+            except Exception:
+                pass
             _guard.report(_END, exc)
 
     def _end(self, error: BaseException | None) -> None:

@@ -37,7 +37,9 @@ logger = logging.getLogger("tokentrail")
 
 #: the modules whose functions are patched: the package re-exports ``litellm.main``'s
 MODULES = ("litellm", "litellm.main")
-_NATIVE_TRACING = _guard.site("litellm.native_tracing", None)
+_NATIVE_TRACING = _guard.site(
+    "litellm.native_tracing", "tokentrail.instrumentation.litellm.patch:_otel_callback_list"
+)
 
 
 class _LiteLLMOperation(Operation):
@@ -100,22 +102,29 @@ def _warn_if_litellm_traces() -> None:
     global _native_tracing_checked
     _native_tracing_checked = True
     try:
-        import litellm
-
-        for name in _CALLBACK_LISTS:
-            for callback in getattr(litellm, name, None) or ():
-                if callback == "otel" or any(
-                    cls.__name__ == "OpenTelemetry" for cls in type(callback).__mro__
-                ):
-                    logger.warning(
-                        "tokentrail: LiteLLM's own OpenTelemetry callback is on (litellm.%s): "
-                        "each call gets its span and its usage twice; remove it to keep "
-                        "tokentrail's",
-                        name,
-                    )
-                    return
+        name = _otel_callback_list()
     except Exception as exc:
         _guard.report(_NATIVE_TRACING, exc)
+        return
+    if name is not None:
+        logger.warning(
+            "tokentrail: LiteLLM's own OpenTelemetry callback is on (litellm.%s): each call "
+            "gets its span and its usage twice; remove it to keep tokentrail's",
+            name,
+        )
+
+
+def _otel_callback_list() -> str | None:
+    """The name of LiteLLM's callback list that holds its OpenTelemetry callback, if any."""
+    import litellm
+
+    for name in _CALLBACK_LISTS:
+        for callback in getattr(litellm, name, None) or ():
+            if callback == "otel" or any(
+                cls.__name__ == "OpenTelemetry" for cls in type(callback).__mro__
+            ):
+                return name
+    return None
 
 
 def _litellm_provider(call: Call) -> str:

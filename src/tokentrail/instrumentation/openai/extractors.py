@@ -11,9 +11,9 @@ from typing import Any
 
 from ... import names as sc
 from ...telemetry.records import Response
-from ...usage import Usage
+from ...usage import UNREADABLE_USAGE, Usage
 from .._content import text_parts
-from .._sdk import ClientCache, Endpoint, address_of, field, int_field
+from .._sdk import ClientCache, Endpoint, address_of, field, int_field, is_record
 
 #: the hosts of providers reached through the openai SDK with a ``base_url`` (a host not
 #: listed is reported as ``openai``, its ``server.address`` naming it)
@@ -87,6 +87,8 @@ def chat_usage(usage: Any) -> Usage | None:
     already includes cached tokens, ``completion_tokens`` includes reasoning tokens."""
     if usage is None:
         return None
+    if not is_record(usage):
+        return UNREADABLE_USAGE
     prompt = field(usage, "prompt_tokens_details")
     completion = field(usage, "completion_tokens_details")
     details = []
@@ -115,6 +117,8 @@ def responses_usage(usage: Any, tool_usage: Any = None) -> Usage | None:
     """``ResponseUsage`` (Responses API) → ``Usage``; web searches from ``tool_usage``."""
     if usage is None:
         return None
+    if not is_record(usage):
+        return UNREADABLE_USAGE
     inputs = field(usage, "input_tokens_details")
     outputs = field(usage, "output_tokens_details")
     web_search = field(tool_usage, "web_search")
@@ -131,6 +135,8 @@ def responses_usage(usage: Any, tool_usage: Any = None) -> Usage | None:
 def embeddings_usage(usage: Any) -> Usage | None:
     if usage is None:
         return None
+    if not is_record(usage):
+        return UNREADABLE_USAGE
     return Usage(input_tokens=int_field(usage, "prompt_tokens"))
 
 
