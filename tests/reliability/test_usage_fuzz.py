@@ -578,6 +578,149 @@ def gemini_embed_usage(counts: list[Any]) -> Usage | None:
     return Usage(input_tokens=total)
 
 
+# -- bedrock, mistralai, litellm -----------------------------------------------------------------
+
+BEDROCK_CACHE_DETAILS = st.one_of(
+    st.none(),
+    JUNK,
+    st.lists(maybe(record(ttl=st.sampled_from(["5m", "1h"]), inputTokens=COUNT)), max_size=2),
+)
+BEDROCK_USAGE = maybe(
+    record(
+        inputTokens=COUNT,
+        outputTokens=COUNT,
+        totalTokens=COUNT,
+        cacheReadInputTokens=COUNT,
+        cacheWriteInputTokens=COUNT,
+        cacheDetails=BEDROCK_CACHE_DETAILS,
+    )
+)
+
+
+def bedrock_converse(raw: Any) -> tuple[Any, Response]:
+    """A Converse answer as botocore parses it: plain JSON."""
+    from tokentrail.instrumentation.bedrock import extractors
+
+    answer = {"output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
+              "stopReason": "end_turn", "usage": raw, "ResponseMetadata": {}}  # fmt: skip
+    return raw, extractors.converse_response(answer, capture_content=False)
+
+
+def bedrock_usage(raw: Any) -> Usage | None:
+    """``inputTokens`` excludes the cache; ``cacheDetails`` entries with ``ttl`` 1h are the
+    1-hour writes."""
+    if raw is None:
+        return None
+    usage = sub(raw)
+    write = n(usage.get("cacheWriteInputTokens"))
+    read = n(usage.get("cacheReadInputTokens"))
+    write_1h = 0
+    details = usage.get("cacheDetails")
+    if details is not None:
+        if not isinstance(details, list):
+            raise Unreadable
+        for detail in details:
+            if not isinstance(detail, dict):  # an entry is a record (even None is not one)
+                raise Unreadable
+            if detail.get("ttl") == "1h":
+                write_1h += n(detail.get("inputTokens"))
+    return Usage(
+        input_tokens=n(usage.get("inputTokens")) + read + write,
+        output_tokens=n(usage.get("outputTokens")),
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+        cache_write_1h_tokens=min(write_1h, write),
+    )
+
+
+MISTRAL_USAGE = maybe(
+    record(
+        prompt_tokens=COUNT,
+        completion_tokens=COUNT,
+        total_tokens=COUNT,
+        prompt_tokens_details=maybe(record(cached_tokens=COUNT)),
+    )
+)
+
+
+def mistral_chat(raw: Any) -> tuple[Any, Response]:
+    try:
+        from mistralai.client import models
+    except ImportError:  # mistralai 1.x
+        from mistralai import models  # type: ignore[no-redef]
+
+    from tokentrail.instrumentation.mistralai import extractors
+
+    usage = models.UsageInfo.model_construct(**raw) if isinstance(raw, dict) else raw
+    response = models.ChatCompletionResponse.model_construct(
+        id="cmpl-1", object="chat.completion", model="mistral-large-latest", usage=usage,
+        created=1, choices=[],
+    )  # fmt: skip
+    return as_sdk_has_it(usage), extractors.completion_response(response, capture_content=False)
+
+
+def mistral_usage(raw: Any) -> Usage | None:
+    """``prompt_tokens`` includes the cached ones (an extra field the SDK keeps)."""
+    if raw is None:
+        return None
+    usage = sub(raw)
+    return expect_readable(
+        Usage(
+            input_tokens=n(usage.get("prompt_tokens")),
+            output_tokens=n(usage.get("completion_tokens")),
+            cache_read_tokens=n(sub(usage.get("prompt_tokens_details")).get("cached_tokens")),
+        )
+    )
+
+
+LITELLM_USAGE = maybe(
+    record(
+        prompt_tokens=COUNT,
+        completion_tokens=COUNT,
+        total_tokens=COUNT,
+        prompt_tokens_details=maybe(record(cached_tokens=COUNT, audio_tokens=COUNT)),
+        completion_tokens_details=maybe(record(reasoning_tokens=COUNT)),
+        cache_read_input_tokens=COUNT,
+        cache_creation_input_tokens=COUNT,
+    )
+)
+
+
+def litellm_completion(raw: Any) -> tuple[Any, Response]:
+    """LiteLLM's ``Usage`` as its provider adapters leave it (OpenAI's shape, Anthropic's
+    cache counts beside it)."""
+    from litellm.types.utils import Usage as LiteLLMUsage
+
+    from tokentrail.instrumentation.litellm import extractors
+
+    usage = LiteLLMUsage.model_construct(**raw) if isinstance(raw, dict) else raw
+    return as_sdk_has_it(usage), Response(extractors.usage_of(usage))
+
+
+def litellm_usage(raw: Any) -> Usage | None:
+    """Cache reads from ``prompt_tokens_details`` or Anthropic's count; reasoning within the
+    output."""
+    if raw is None:
+        return None
+    usage = sub(raw)
+    prompt = sub(usage.get("prompt_tokens_details"))
+    completion = sub(usage.get("completion_tokens_details"))
+    details = []
+    if audio := n(prompt.get("audio_tokens")):
+        details.append(("input_audio_tokens", audio))
+    return expect_readable(
+        Usage(
+            input_tokens=n(usage.get("prompt_tokens")),
+            output_tokens=n(usage.get("completion_tokens")),
+            cache_read_tokens=n(prompt.get("cached_tokens"))
+            or n(usage.get("cache_read_input_tokens")),
+            cache_write_tokens=n(usage.get("cache_creation_input_tokens")),
+            reasoning_tokens=n(completion.get("reasoning_tokens")),
+            details=tuple(details),
+        )
+    )
+
+
 # -- the targets ----------------------------------------------------------------------------------
 
 TARGETS = {
@@ -601,6 +744,12 @@ TARGETS = {
                                   GEMINI_USAGE, gemini_stream, gemini_stream_usage),
     "google_genai.embed": Target("gcp.gemini", "embeddings", "gemini-embedding-001",
                                  EMBED_STATISTICS, gemini_embed, gemini_embed_usage),
+    "bedrock.converse": Target("aws.bedrock", "chat", "amazon.nova-lite-v1:0", BEDROCK_USAGE,
+                               bedrock_converse, bedrock_usage),
+    "mistralai.chat": Target("mistral_ai", "chat", "mistral-large-latest", MISTRAL_USAGE,
+                             mistral_chat, mistral_usage),
+    "litellm.completion": Target("openai", "chat", "gpt-4o", LITELLM_USAGE,
+                                 litellm_completion, litellm_usage),
 }  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ... import names as sc
 from ...telemetry.records import Response
-from ...usage import Usage
+from ...usage import UNREADABLE_USAGE, Usage
 from .._content import input_messages
 from .._sdk import ClientCache, Endpoint, address_of, count, given_float, given_int
 from ..anthropic.extractors import message_usage
@@ -182,13 +182,21 @@ def _usage(uncached: int, output: int, cache_read: int, cache_write: int, **more
 def converse_usage(usage: Any) -> Usage | None:
     """Converse's ``usage`` (also in ConverseStream's ``metadata`` event). The 1-hour cache
     writes are the ``1h`` entry of ``cacheDetails``."""
-    if not isinstance(usage, Mapping):
+    if usage is None:
         return None
+    if not isinstance(usage, Mapping):
+        return UNREADABLE_USAGE
     cache_write = count(usage.get("cacheWriteInputTokens"))
     write_1h = 0
-    for detail in usage.get("cacheDetails") or ():
-        if isinstance(detail, Mapping) and detail.get("ttl") == "1h":
-            write_1h += count(detail.get("inputTokens"))
+    details = usage.get("cacheDetails")
+    if details is not None:
+        if not isinstance(details, list):
+            return UNREADABLE_USAGE
+        for detail in details:
+            if not isinstance(detail, Mapping):
+                return UNREADABLE_USAGE
+            if detail.get("ttl") == "1h":
+                write_1h += count(detail.get("inputTokens"))
     return _usage(
         count(usage.get("inputTokens")),
         count(usage.get("outputTokens")),
