@@ -55,6 +55,15 @@ class Cases(Protocol):
     #: SDK modules that applications import only after ``instrument()`` (openai 3 imports
     #: its resource modules on first use): the fault test imports them late, as they do
     imported_late: tuple[str, ...]
+    #: the SDK has an async client: the scenarios also run in the async flavour, and a
+    #: cancelled task is one more failure kind (boto3 has none)
+    asynchronous: bool
+    #: the failure kinds ``fail_next`` makes (``FAILURE_KINDS``, all of them unless the
+    #: provider cannot fail that way)
+    kinds: tuple[str, ...]
+    #: a SIGINT at any moment of a call reaches the application as ``KeyboardInterrupt``
+    #: through the SDK itself, without tokentrail (the SIGINT test's workload calls those)
+    interruptible: bool
 
     def fake(self, **options: Any) -> Any:
         """A fresh fake provider (``latency=``)."""
@@ -67,13 +76,13 @@ class Cases(Protocol):
         yet (an async client's: awaitable)."""
 
     def fail_next(self, fake: Any, kind: str) -> None:
-        """Make the next call fail as ``kind`` (one of ``FAILURE_KINDS``) says;
+        """Make the next call fail as ``kind`` (one of ``kinds``) says;
         ``http_error`` is a 401 whose message quotes the client's API key, as APIs do."""
 
 
 #: providers whose reliability cases are not written yet (each leaves this set as its
 #: ``reliability.py`` lands)
-PENDING = frozenset({"bedrock", "mistralai", "litellm"})
+PENDING = frozenset({"litellm"})
 
 
 def provider_cases() -> dict[str, Cases]:

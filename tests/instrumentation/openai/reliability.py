@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tests.reliability.cases import PROMPT, AppError, Env, Loop, fail_transport
+from tests.reliability.cases import FAILURE_KINDS, PROMPT, AppError, Env, Loop, fail_transport
 from tokentrail.fakes.openai import FakeOpenAI
 
 MODEL = "gpt-4o-mini"
@@ -119,6 +119,9 @@ class OpenAICases:
     model = MODEL
     scenarios = SCENARIOS
     imported_late = ("openai.resources.embeddings",)
+    asynchronous = True
+    kinds = FAILURE_KINDS
+    interruptible = True
 
     def fake(self, **options: Any) -> FakeOpenAI:
         return FakeOpenAI(stream_chunks=6, **options)
