@@ -30,7 +30,7 @@ from tokentrail.budgets.models import parse_window
 from tokentrail.runtime import state
 from tokentrail.testing import capture
 
-from .cases import STREAM_FAILURES, provider_cases
+from .cases import STREAM_FAILURES, close_loop, provider_cases
 from .test_interrupts import slow
 
 CASES = provider_cases()
@@ -73,7 +73,7 @@ def fail(cases, kind: str) -> None:
             with pytest.raises(asyncio.CancelledError):
                 loop.run_until_complete(app())
         finally:
-            loop.close()
+            close_loop(loop)
         return
     cases.fail_next(fake, kind)
     client = cases.client(fake, None)

@@ -30,7 +30,7 @@ import tokentrail
 from tests.demo_process import demo_command
 from tests.processes import wait_until
 
-from .cases import provider_cases
+from .cases import close_loop, provider_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = int(os.environ.get("TOKENTRAIL_INTERRUPT_RUNS", "50"))
@@ -186,7 +186,7 @@ def test_a_task_cancelled_mid_call_gets_cancelled_and_the_call_ends_once(provide
         with pytest.raises(asyncio.CancelledError):
             loop.run_until_complete(app())
     finally:
-        loop.close()
+        close_loop(loop)
     assert took[0] < 1
     span = instrumented.span()
     assert span.attributes["error.type"] == "CancelledError"
@@ -216,9 +216,8 @@ def test_a_task_cancelled_mid_stream_gets_cancelled_and_the_call_ends_once(provi
     try:
         with pytest.raises(asyncio.CancelledError):
             loop.run_until_complete(cancel())
-        loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
-        loop.close()
+        close_loop(loop)
     tokentrail.flush(timeout=5)  # a stream dropped unread ends on the finaliser thread
     spans = instrumented.spans()
     assert len(spans) == 1

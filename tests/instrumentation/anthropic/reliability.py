@@ -89,6 +89,9 @@ class AnthropicCases:
     def call(self, client: Any, *, stream: bool = False) -> Any:
         return client.messages.create(**REQUEST, stream=stream)
 
+    def before_loop_closes(self, loop: Any) -> None:
+        pass  # its async client leaves nothing running
+
     def fail_next(self, fake: FakeAnthropic, kind: str) -> None:
         if fail_transport(fake, kind):
             return

@@ -175,6 +175,9 @@ class BedrockCases:
             return client.converse_stream(**CONVERSE)["stream"]
         return client.converse(**CONVERSE)
 
+    def before_loop_closes(self, loop: Any) -> None:
+        raise AssertionError("boto3 has no async client")
+
     def fail_next(self, fake: FakeBedrock, kind: str) -> None:
         if kind == "http_error":
             # AWS names the access key it does not know (UnrecognizedClientException)

@@ -130,6 +130,9 @@ class GeminiCases:
         method = client.generate_content_stream if stream else client.generate_content
         return method(model=MODEL, contents=PROMPT)
 
+    def before_loop_closes(self, loop: Any) -> None:
+        pass  # its async client leaves nothing running
+
     def fail_next(self, fake: FakeGemini, kind: str) -> None:
         if fail_transport(fake, kind):
             return

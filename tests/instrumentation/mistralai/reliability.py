@@ -93,6 +93,9 @@ class MistralCases:
     def call(self, client: Client, *, stream: bool = False) -> Any:
         return client("chat.stream" if stream else "chat.complete", **CHAT)
 
+    def before_loop_closes(self, loop: Any) -> None:
+        pass  # its async client leaves nothing running
+
     def fail_next(self, fake: FakeMistral, kind: str) -> None:
         if fail_transport(fake, kind):
             return

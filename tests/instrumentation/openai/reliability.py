@@ -132,6 +132,9 @@ class OpenAICases:
     def call(self, client: Any, *, stream: bool = False) -> Any:
         return client.chat.completions.create(**CHAT, stream=stream)
 
+    def before_loop_closes(self, loop: Any) -> None:
+        pass  # its async client leaves nothing running
+
     def fail_next(self, fake: FakeOpenAI, kind: str) -> None:
         if fail_transport(fake, kind):
             return
