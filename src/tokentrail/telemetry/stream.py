@@ -265,6 +265,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
     def __init__(self, wrapped: Any, observer: StreamObserver, activate: Call | None = None):
         super().__init__(wrapped)
         self._self_observer = observer
+        self._self_add = observer.add  # for subclasses that read with StreamProxy.__next__
         self._self_activate = activate
         self._self_waiting = True
 
