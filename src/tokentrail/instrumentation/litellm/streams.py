@@ -29,9 +29,7 @@ class CustomStreamProxy(AsyncStreamProxy):
 
     def __init__(self, wrapped: Any, observer: StreamObserver) -> None:
         super().__init__(wrapped, observer)
-        # what the sync proxy's ``__next__`` binds once in its own ``__init__``
         self._self_next = wrapped.__next__
-        self._self_add = observer.add
 
     __iter__ = StreamProxy.__iter__
     __next__ = StreamProxy.__next__
