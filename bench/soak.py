@@ -240,6 +240,9 @@ class Session:
         return Decimal(0)
 
     def settle(self) -> None:
+        # the streams dropped since the last collection end on the finaliser thread once
+        # collected: collected first, so that the flush waits for their calls too
+        gc.collect()
         tokentrail.flush(timeout=10)
         for fake in self.workload.fakes:
             fake.reset()

@@ -12,6 +12,9 @@
 * ``call`` and ``fail_next``: one call (or stream) with ``PROMPT``, and how to make it fail in
   each way the billing rule distinguishes (``FAILURE_KINDS``), for the billing, interrupt,
   soak and secrets tests.
+* ``asynchronous``, ``kinds``, ``interruptible``: what the provider's SDK can do at all (boto3
+  has no async client; mistralai can lose a Ctrl-C by itself): the tests run, for each
+  provider, what it can, and check all of it.
 """
 
 from __future__ import annotations
@@ -55,6 +58,15 @@ class Cases(Protocol):
     #: SDK modules that applications import only after ``instrument()`` (openai 3 imports
     #: its resource modules on first use): the fault test imports them late, as they do
     imported_late: tuple[str, ...]
+    #: the SDK has an async client: the scenarios also run in the async flavour, and a
+    #: cancelled task is one more failure kind (boto3 has none)
+    asynchronous: bool
+    #: the failure kinds ``fail_next`` makes (``FAILURE_KINDS``, all of them unless the
+    #: provider cannot fail that way)
+    kinds: tuple[str, ...]
+    #: a SIGINT at any moment of a call reaches the application as ``KeyboardInterrupt``
+    #: through the SDK itself, without tokentrail (the SIGINT test's workload calls those)
+    interruptible: bool
 
     def fake(self, **options: Any) -> Any:
         """A fresh fake provider (``latency=``)."""
@@ -66,21 +78,21 @@ class Cases(Protocol):
         """One call with ``PROMPT`` as the SDK returns it: the result, or a stream not read
         yet (an async client's: awaitable)."""
 
+    def before_loop_closes(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Finish what the SDK's async calls leave running on ``loop`` (LiteLLM's logging
+        worker), as at the end of an application's loop; see ``close_loop``."""
+
     def fail_next(self, fake: Any, kind: str) -> None:
-        """Make the next call fail as ``kind`` (one of ``FAILURE_KINDS``) says;
-        ``http_error`` is a 401 whose message quotes the client's API key, as APIs do."""
-
-
-#: providers whose reliability cases are not written yet (each leaves this set as its
-#: ``reliability.py`` lands)
-PENDING = frozenset({"bedrock", "mistralai", "litellm"})
+        """Make the next call fail as ``kind`` (one of ``kinds``) says;
+        ``http_error`` is an authentication error (401; Bedrock's, 403) whose message quotes
+        the client's key (its API key; boto3's access key id), as APIs do."""
 
 
 def provider_cases() -> dict[str, Cases]:
     """Each installed provider's cases, by provider name."""
     found = {}
     for provider in PROVIDERS:
-        if provider.installed() and provider.name not in PENDING:
+        if provider.installed():
             module = importlib.import_module(f"tests.instrumentation.{provider.name}.reliability")
             found[provider.name] = module.CASES
     return found
@@ -128,6 +140,18 @@ class Env(SyncOrAsync):
         if self.loop is not None:
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         return items
+
+
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close an event loop the async scenarios or calls ran on, as ``asyncio.run`` ends an
+    application's: what each provider's SDK left running on it finished first."""
+    try:
+        for cases in provider_cases().values():
+            if cases.asynchronous:
+                cases.before_loop_closes(loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
 
 
 def run(loop: Loop, value: Any) -> Any:

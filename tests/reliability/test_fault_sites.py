@@ -26,7 +26,7 @@ from tokentrail.budgets import Budget
 from tokentrail.budgets.stores.memory import MemoryBudgetStore
 from tokentrail.instrumentation.providers import PROVIDERS
 
-from .cases import PENDING, Cases, provider_cases
+from .cases import Cases, provider_cases
 from .faults import Envs, declared_sites, defined_at, fault_at, imported_late, outcomes
 
 SITES = declared_sites()
@@ -35,8 +35,6 @@ LATE = tuple(name for cases in CASES.values() for name in cases.imported_late)
 #: the code each site guards, where it is defined -> the sites that guard it
 TARGETS: dict[str, list[str]] = {}
 for _site, _target in sorted(SITES.items()):
-    if _target and _target.startswith(tuple(f"tokentrail.instrumentation.{p}." for p in PENDING)):
-        continue  # no scenario of that provider yet
     TARGETS.setdefault(defined_at(_target) if _target else f"<none: {_site}>", []).append(_site)
 #: a budget action is applied by whichever operation sends the call: the fault that keeps it
 #: from being applied is in all of them at once (else the others would still act)
@@ -84,7 +82,7 @@ def test_scenarios_fail_only_where_they_mean_to(without_tokentrail):
 
 def test_every_provider_has_reliability_cases():
     installed = {p.name for p in PROVIDERS if p.installed()}
-    assert set(CASES) == installed - PENDING
+    assert set(CASES) == installed
     assert all(cases.scenarios for cases in CASES.values())
 
 
@@ -104,12 +102,7 @@ def test_a_fault_in_guarded_code_changes_nothing_for_the_application(
     target, envs, without_tokentrail, telemetry, lenient
 ):
     broken = APPLY if target in APPLY else (target,)
-    sites = [
-        site
-        for code in broken
-        for site in TARGETS[code]
-        if not site.startswith(tuple(f"{p}." for p in PENDING))
-    ]
+    sites = [site for code in broken for site in TARGETS[code]]
     cases = scenarios_for(target) if len(broken) == 1 else CASES
     alerts = []
     budgets = [

@@ -30,10 +30,12 @@ from prometheus_client import REGISTRY, generate_latest
 import tokentrail
 from tokentrail import Budget, PagerDutySink, SlackSink, WebhookSink, attribute
 from tokentrail.fakes.anthropic import FakeAnthropic
+from tokentrail.fakes.bedrock import FakeBedrock
 from tokentrail.fakes.google_genai import FakeGemini
+from tokentrail.fakes.mistral import FakeMistral
 from tokentrail.fakes.openai import FakeOpenAI
 
-from .cases import FAILURE_KINDS, PROMPT, STREAM_FAILURES, provider_cases
+from .cases import PROMPT, STREAM_FAILURES, provider_cases
 from .faults import Envs, outcomes
 
 CASES = provider_cases()
@@ -41,6 +43,8 @@ KEYS = {
     FakeOpenAI: "sk-tt-canary-openai-5e1f9c",
     FakeAnthropic: "sk-ant-tt-canary-anthropic-8b2d47",
     FakeGemini: "AIza-tt-canary-gemini-3c9a61",
+    FakeMistral: "tt-canary-mistral-7d40e2",
+    FakeBedrock: "AKIATTCANARYBEDROCK9F",
 }
 #: what must never be exported: the keys, the prompt, words only the fakes' answers use
 SECRETS = [*KEYS.values(), PROMPT, "Zanzibar-7731", "recommendation", "careful summary"]
@@ -85,14 +89,14 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def canary_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for fake, key in KEYS.items():
-        monkeypatch.setattr(fake, "api_key", key)
+        monkeypatch.setattr(fake, "access_key_id" if fake is FakeBedrock else "api_key", key)
 
 
 def run_failures() -> list[str]:
     """Every failure kind of every provider: the errors the application got."""
     errors = []
     for cases in CASES.values():
-        for kind in FAILURE_KINDS:
+        for kind in cases.kinds:
             fake = cases.fake()
             cases.fail_next(fake, kind)
             client = cases.client(fake, None)

@@ -107,6 +107,9 @@ class FakeBedrock(FakeServer):
     Every answer has an ``x-amzn-RequestId``.
     """
 
+    #: the access key id of its clients (the secret key only signs; nothing checks it)
+    access_key_id = "AKIAFAKEKEYFORTESTS"
+
     def __init__(
         self,
         *,
@@ -134,15 +137,16 @@ class FakeBedrock(FakeServer):
         self.close()
 
     def client(self, **kwargs: Any) -> Any:
-        """A boto3 ``bedrock-runtime`` client of this server (no retries unless asked)."""
+        """A boto3 ``bedrock-runtime`` client of this server (no retries unless asked;
+        ``endpoint_url=`` another server)."""
         import boto3
         from botocore.config import Config
 
         return boto3.client(
             "bedrock-runtime",
-            endpoint_url=self.url,
+            endpoint_url=kwargs.pop("endpoint_url", self.url),
             region_name=REGION,
-            aws_access_key_id="AKIAFAKEKEYFORTESTS",
+            aws_access_key_id=self.access_key_id,
             aws_secret_access_key="fake-secret-for-tests",
             config=kwargs.pop("config", Config(retries={"total_max_attempts": 1})),
             **kwargs,

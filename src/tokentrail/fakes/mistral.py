@@ -48,6 +48,8 @@ class FakeMistral(FakeServer):
     """``usage`` fixes the usage of every answer; ``stream_chunks`` how many content chunks a
     stream has. ``break_next_stream(after=n)`` drops the connection after ``n`` chunks."""
 
+    api_key = "fake-mistral-key-for-tests"
+
     def __init__(
         self,
         *,
@@ -79,7 +81,7 @@ class FakeMistral(FakeServer):
         if server_url is not None:
             kwargs["server_url"] = server_url
         return mistral_class()(
-            api_key="fake-mistral-key-for-tests",
+            api_key=self.api_key,
             client=http.Client(transport=transport),
             async_client=http.AsyncClient(transport=transport),
             **kwargs,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.reliability.cases import PROMPT, AppError, Env, Loop, fail_transport
+from tests.reliability.cases import FAILURE_KINDS, PROMPT, AppError, Env, Loop, fail_transport
 from tokentrail.fakes.anthropic import FakeAnthropic
 
 MODEL = "claude-haiku-4-5"
@@ -76,6 +76,9 @@ class AnthropicCases:
     model = MODEL
     scenarios = SCENARIOS
     imported_late = ()
+    asynchronous = True
+    kinds = FAILURE_KINDS
+    interruptible = True
 
     def fake(self, **options: Any) -> FakeAnthropic:
         return FakeAnthropic(stream_chunks=6, **options)
@@ -85,6 +88,9 @@ class AnthropicCases:
 
     def call(self, client: Any, *, stream: bool = False) -> Any:
         return client.messages.create(**REQUEST, stream=stream)
+
+    def before_loop_closes(self, loop: Any) -> None:
+        pass  # its async client leaves nothing running
 
     def fail_next(self, fake: FakeAnthropic, kind: str) -> None:
         if fail_transport(fake, kind):

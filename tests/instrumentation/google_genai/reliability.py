@@ -8,7 +8,7 @@ from typing import Any
 
 from google.genai import types
 
-from tests.reliability.cases import PROMPT, AppError, Env, Loop, fail_transport
+from tests.reliability.cases import FAILURE_KINDS, PROMPT, AppError, Env, Loop, fail_transport
 from tokentrail.fakes.google_genai import FakeGemini
 
 MODEL = "gemini-2.5-flash"
@@ -116,6 +116,9 @@ class GeminiCases:
     model = MODEL
     scenarios = SCENARIOS
     imported_late = ()
+    asynchronous = True
+    kinds = FAILURE_KINDS
+    interruptible = True
 
     def fake(self, **options: Any) -> FakeGemini:
         return FakeGemini(stream_chunks=4, **options)
@@ -126,6 +129,9 @@ class GeminiCases:
     def call(self, client: Any, *, stream: bool = False) -> Any:
         method = client.generate_content_stream if stream else client.generate_content
         return method(model=MODEL, contents=PROMPT)
+
+    def before_loop_closes(self, loop: Any) -> None:
+        pass  # its async client leaves nothing running
 
     def fail_next(self, fake: FakeGemini, kind: str) -> None:
         if fail_transport(fake, kind):

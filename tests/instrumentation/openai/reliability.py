@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tests.reliability.cases import PROMPT, AppError, Env, Loop, fail_transport
+from tests.reliability.cases import FAILURE_KINDS, PROMPT, AppError, Env, Loop, fail_transport
 from tokentrail.fakes.openai import FakeOpenAI
 
 MODEL = "gpt-4o-mini"
@@ -119,6 +119,9 @@ class OpenAICases:
     model = MODEL
     scenarios = SCENARIOS
     imported_late = ("openai.resources.embeddings",)
+    asynchronous = True
+    kinds = FAILURE_KINDS
+    interruptible = True
 
     def fake(self, **options: Any) -> FakeOpenAI:
         return FakeOpenAI(stream_chunks=6, **options)
@@ -128,6 +131,9 @@ class OpenAICases:
 
     def call(self, client: Any, *, stream: bool = False) -> Any:
         return client.chat.completions.create(**CHAT, stream=stream)
+
+    def before_loop_closes(self, loop: Any) -> None:
+        pass  # its async client leaves nothing running
 
     def fail_next(self, fake: FakeOpenAI, kind: str) -> None:
         if fail_transport(fake, kind):

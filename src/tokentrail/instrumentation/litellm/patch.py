@@ -91,6 +91,7 @@ class _LiteLLMOperation(Operation):
         return kwargs, self.routes.of(kwargs)
 
 
+#: LiteLLM's callbacks were looked at since ``instrument()`` (``patches``)
 _native_tracing_checked = False
 #: where LiteLLM keeps the callbacks it was given (names, or logger objects)
 _CALLBACK_LISTS = ("callbacks", "success_callback", "_async_success_callback")
@@ -204,6 +205,10 @@ def _wrapper_maker(function: str) -> Callable[[Any], Callable[..., Any]]:
 
 
 def patches() -> Iterable[Patch]:
+    # each instrument() looks at LiteLLM's callbacks again at its first call: the
+    # application may have changed them since the last one
+    global _native_tracing_checked
+    _native_tracing_checked = False
     for module in MODULES:
         for function in _FUNCTIONS:
             yield Patch(module, "", function, _wrapper_maker(function))
