@@ -20,6 +20,7 @@ import gc
 import json
 import os
 import random
+import signal
 import sys
 import time
 from typing import Any
@@ -32,6 +33,8 @@ from tests.reliability.cases import provider_cases
 #: the providers whose SDK lets a Ctrl-C through wherever it lands (``interruptible``)
 CASES = {name: cases for name, cases in provider_cases().items() if cases.interruptible}
 LATENCY = 0.004
+#: a child still running this long after it was started is killed (its Ctrl-C was lost)
+KILL_AFTER_S = 30.0
 
 
 class Journal(SpanProcessor):
@@ -65,7 +68,7 @@ def workload(seed: int, path: str, clients: list[tuple[Any, Any]]) -> None:
     for n in range(1_000_000):
         cases, client = rng.choice(clients)
         how = rng.choice(("call", "stream", "close"))
-        write(calls, {"call": n, "how": how})
+        write(calls, {"call": n, "how": how, "provider": cases.name})
         if how == "call":
             cases.call(client)
         else:
@@ -98,8 +101,21 @@ def main() -> None:
         pid = os.fork()
         if pid == 0:
             workload(int(seed), path, clients)  # ends with the KeyboardInterrupt, as apps do
-        _, status = os.waitpid(pid, 0)
+        status = reaped(pid)
         print(f"exited {pid} {status} {time.monotonic()}", flush=True)
+
+
+def reaped(pid: int) -> int:
+    """The child's wait status; a child still running ``KILL_AFTER_S`` later (a Ctrl-C that
+    something swallowed) is killed, and the test sees SIGKILL instead of waiting forever."""
+    deadline = time.monotonic() + KILL_AFTER_S
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
 
 
 if __name__ == "__main__":

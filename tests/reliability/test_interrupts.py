@@ -44,6 +44,10 @@ CASES = provider_cases()
 ASYNC = sorted(name for name, cases in CASES.items() if cases.asynchronous)
 #: the last frames of a traceback whose interrupt landed in the SDK's ending of a span (or in
 #: the test's span processor, which it calls)
+IN_SDK_START = re.compile(
+    r'opentelemetry/sdk/trace/__init__.py", line \d+, in (start_span|start|on_start)\n'
+    r"(.*\n)*?KeyboardInterrupt\s*$"
+)
 IN_SDK_END = re.compile(
     r'opentelemetry/sdk/trace/__init__.py", line \d+, in (end|on_end|_readable_span)\n'
     r"(.*\n)*?KeyboardInterrupt\s*$"
@@ -121,7 +125,12 @@ def test_sigint_at_random_moments_ends_the_process_at_once_and_every_call_once(t
             started = [r["start"] for r in journal if "start" in r]
             ended = [r["end"] for r in journal if "end" in r]
             assert len(set(started)) == len(started)
-            if IN_SDK_END.search(stderr):
+            if IN_SDK_START.search(stderr) and len(ended) < len(started):
+                # the interrupt landed inside the OpenTelemetry SDK's start_span(), after its
+                # processors saw the span and before it was returned to tokentrail
+                started = started[:-1]
+                sdk_ends += 1
+            elif IN_SDK_END.search(stderr):
                 # the interrupt landed inside the OpenTelemetry SDK's span.end(), which marks
                 # the span ended before its processors see it (tokentrail ended it once)
                 started = started[:-1] if len(ended) < len(started) else started
@@ -142,7 +151,7 @@ def test_sigint_at_random_moments_ends_the_process_at_once_and_every_call_once(t
         parent.close()
     assert hit_calls > RUNS // 3, f"only {hit_calls} of {RUNS} interrupts hit a call"
     assert statistics.median(took) < MEDIAN_BOUND_S, f"median exit {statistics.median(took)} s"
-    assert sdk_ends <= max(2, RUNS // 20), f"{sdk_ends} interrupts inside span.end()"
+    assert sdk_ends <= max(2, RUNS // 20), f"{sdk_ends} interrupts inside the SDK's spans"
 
 
 # -- asyncio cancellation ------------------------------------------------------------------------

@@ -131,7 +131,10 @@ class LiteLLMCases:
     imported_late = ()
     asynchronous = True
     kinds = FAILURE_KINDS
-    interruptible = True
+    #: LiteLLM runs an event loop of its own inside a sync call (its service logging,
+    #: ``loop.run_until_complete``): a Ctrl-C there leaves a coroutine never awaited (a
+    #: warning at exit), and in some runs the interrupt was lost, with or without tokentrail
+    interruptible = False
 
     def fake(self, **options: Any) -> FakeOpenAI:
         """The fake behind the openai route (``call`` takes it)."""
