@@ -41,17 +41,24 @@ BEGIN, END = "<!-- peers:begin -->", "<!-- peers:end -->"
 #: peer -> (virtualenv, column title)
 PEERS = {
     "tokentrail": ("tokentrail", "tokentrail"),
+    "floor": ("tokentrail", "floor"),
     "openllmetry": ("openllmetry", "OpenLLMetry 0.62.4"),
     "openlit": ("openlit", "OpenLIT 1.45.0"),
-    "otel-genai": ("otel-genai", "official OTel GenAI 1.3b0"),
+    "otel-genai": ("otel-genai", "official OTel GenAI 1.3b0 / botocore 0.66b1"),
+    "openinference": ("openinference", "OpenInference"),
     "anthropic-sdk-tracing": ("bare", "anthropic SDK's own tracing"),
 }
+#: not instrumentations a user would pick: left out of "best correct peer"
+REFERENCES = ("tokentrail", "floor")
 #: scenario -> (title, non-streamed counterpart for the per-chunk figure)
 SCENARIOS = {
     "openai-chat": ("openai chat", None),
-    "openai-chat-stream": ("openai chat stream (50 chunks)", "openai-chat"),
+    "openai-chat-stream-caller-usage": (
+        "openai chat stream (50 chunks), the caller sets include_usage",
+        "openai-chat",
+    ),
     "openai-chat-stream-no-usage": (
-        "openai chat stream (50 chunks), caller does not ask for usage",
+        "openai chat stream (50 chunks), the caller does not",
         "openai-chat",
     ),
     "openai-responses": ("openai responses", None),
@@ -64,8 +71,12 @@ SCENARIOS = {
         "anthropic-messages-sdk-tracing",
     ),
     "gemini-generate": ("gemini generate_content", None),
+    "gemini-generate-no-thinking": ("gemini generate_content, no thinking tokens", None),
     "gemini-stream": ("gemini generate_content_stream (50 chunks)", "gemini-generate"),
+    "bedrock-converse": ("bedrock converse (boto3)", None),
+    "litellm-completion": ("litellm completion (openai route)", None),
 }
+PROVIDERS = ("openai", "anthropic", "gemini", "bedrock", "litellm")
 #: peers that apply to some scenarios only (the SDK's own tracing: measured switched on
 #: against the same client with it off)
 PEER_SCENARIOS = {"anthropic-sdk-tracing": ("anthropic-messages", "anthropic-stream")}
@@ -153,6 +164,8 @@ def summarize(result: dict[str, Any], bare: dict[str, Any] | None) -> dict[str, 
     if not bare_us:
         return {**result, "status": "error", "reason": (bare or {}).get("reason", "no bare run")}
     out = {**result, "bare": _spread(bare_us), "instrumented": _spread(instrumented_us)}
+    #: the fastest round of each side: what is left when the machine disturbs least
+    out["added_of_minima"] = min(instrumented_us) - min(bare_us)
     if result["bare_us"]:  # interleaved: one difference per round
         diffs = [i - b for b, i in zip(bare_us, instrumented_us, strict=True)]
         out["added"] = _spread(diffs)
@@ -167,6 +180,10 @@ def summarize(result: dict[str, Any], bare: dict[str, Any] | None) -> dict[str, 
 
 
 # -- correctness ------------------------------------------------------------------------------
+
+
+#: the floor reports constant values: nothing to check
+FLOOR_VERDICT = {"problems": [], "gaps": ["constant values"], "ok": True, "cost_right": False}
 
 
 def verdict(check: dict[str, Any] | None, reference_cost: float | None) -> dict[str, Any]:
@@ -285,6 +302,8 @@ def markdown(report: dict[str, Any]) -> str:
             row.append(text)
         lines.append("| " + " | ".join(row) + " |")
 
+    lines += ["", *ratios_markdown(report, cell_of)]
+
     streams = [s for s in report["scenarios"] if SCENARIOS[s][1] in report["scenarios"]]
     if streams:
         lines += [
@@ -349,7 +368,7 @@ def markdown(report: dict[str, Any]) -> str:
             "Memory: growth after a warm-up (2000 calls; --quick: 500) over "
             f"{report['settings']['memory_calls']:,} calls (span exporter emptied every 1000 "
             "calls), RSS in KB and live objects (`gc.get_objects()`) per 1000 calls. Start-up: "
-            "importing the peer and instrumenting all three SDKs in a fresh interpreter, "
+            "importing the peer and instrumenting all five SDKs in a fresh interpreter, "
             "after the SDKs are imported (median ms).",
             "",
             "| | "
@@ -358,7 +377,7 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|" + "---:|" * (len(mem_scenarios) + 1),
         ]
         for peer in ["bare", *peers]:
-            if peer == "anthropic-sdk-tracing":
+            if peer in ("anthropic-sdk-tracing", "floor"):
                 continue
             row = ["bare SDK" if peer == "bare" else PEERS[peer][1]]
             for s in mem_scenarios:
@@ -370,7 +389,7 @@ def markdown(report: dict[str, Any]) -> str:
                     row.append("n/a " + note(m.get("reason", "not run")) if m else "-")
             i = imports.get(peer, {})
             if i.get("status") == "ok" and peer == "bare":
-                row.append(f"0 (the three SDKs: {i['import_sdks_ms']:.0f})")
+                row.append(f"0 (the five SDKs: {i['import_sdks_ms']:.0f})")
             elif i.get("status") == "ok":
                 row.append(f"{i['import_and_instrument_ms']:.0f}")
             else:
@@ -380,6 +399,93 @@ def markdown(report: dict[str, Any]) -> str:
     if notes:
         lines += ["", *(f"[{n}] {text}  " for text, n in notes.items())]
     return "\n".join(lines)
+
+
+#: the goals: tokentrail's overhead against the best correct peer's, and against the floor's
+PEER_TARGET, FLOOR_TARGET = 0.8, 1.2
+
+
+def best_correct_peer(report: dict[str, Any], scenario: str) -> tuple[str, dict] | None:
+    """The peer (not tokentrail, not the floor) whose telemetry is right and whose median
+    overhead is the smallest."""
+    found = [
+        (peer, cell)
+        for peer, cell in report["cells"].get(scenario, {}).items()
+        if peer not in REFERENCES and cell.get("status") == "ok" and cell["verdict"]["ok"]
+    ]
+    return min(found, key=lambda pc: pc[1]["added"]["median"]) if found else None
+
+
+def ratios(report: dict[str, Any], scenario: str) -> dict[str, Any]:
+    """tokentrail's overhead over the best correct peer's and over the floor's, at the
+    medians and at the fastest rounds (None where a side is missing or not above zero)."""
+    cells = report["cells"].get(scenario, {})
+
+    def ratio(ours: dict, theirs: dict, key: str) -> float | None:
+        a = ours["added"]["median"] if key == "median" else ours.get("added_of_minima")
+        b = theirs["added"]["median"] if key == "median" else theirs.get("added_of_minima")
+        return a / b if a is not None and b is not None and b > 0 else None
+
+    ours = cells.get("tokentrail", {})
+    if ours.get("status") != "ok":
+        return {}
+    out: dict[str, Any] = {}
+    best = best_correct_peer(report, scenario)
+    if best is not None:
+        out["peer"] = best[0]
+        out["peer_median"] = ratio(ours, best[1], "median")
+        out["peer_minima"] = ratio(ours, best[1], "minima")
+    floor = cells.get("floor", {})
+    if floor.get("status") == "ok":
+        out["floor_median"] = ratio(ours, floor, "median")
+        out["floor_minima"] = ratio(ours, floor, "minima")
+    return out
+
+
+def ratios_markdown(report: dict[str, Any], cell_of: Any) -> list[str]:
+    def shown(value: float | None, target: float) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.2f}" + (" ✓" if value <= target else " ✗")
+
+    lines = [
+        "#### tokentrail against the best correct peer and the floor",
+        "",
+        "Overhead ratios, at the medians of the rounds and (in brackets) at the fastest round "
+        "of each side; the goals: at most 0.8 of the best correct peer's, 1.2 of the floor's.",
+        "",
+        "| scenario | tokentrail µs | best correct peer µs | tokentrail / peer | floor µs "
+        "| tokentrail / floor |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for scenario in report["scenarios"]:
+        found = ratios(report, scenario)
+        ours, floor = cell_of(scenario, "tokentrail"), cell_of(scenario, "floor")
+        if ours.get("status") != "ok":
+            continue
+        peer = found.get("peer")
+        peer_cell = cell_of(scenario, peer) if peer else None
+        row = [
+            SCENARIOS[scenario][0],
+            f"{ours['added']['median']:+.0f} ({ours['added_of_minima']:+.0f})",
+            f"{PEERS[peer][1]}: {peer_cell['added']['median']:+.0f} "
+            f"({peer_cell['added_of_minima']:+.0f})"
+            if peer_cell
+            else "none correct",
+            f"{shown(found.get('peer_median'), PEER_TARGET)} "
+            f"({shown(found.get('peer_minima'), PEER_TARGET)})"
+            if peer_cell
+            else "-",
+            f"{floor['added']['median']:+.0f} ({floor['added_of_minima']:+.0f})"
+            if floor.get("status") == "ok"
+            else "-",
+            f"{shown(found.get('floor_median'), FLOOR_TARGET)} "
+            f"({shown(found.get('floor_minima'), FLOOR_TARGET)})"
+            if floor.get("status") == "ok"
+            else "-",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def environment_markdown(report: dict[str, Any]) -> str:
@@ -480,7 +586,7 @@ def main() -> int:
     # one worker process per (provider, peer), providers in turn, so that the peers' figures
     # for one scenario are taken close together
     cells: dict[str, dict[str, Any]] = {}
-    for provider in ("openai", "anthropic", "gemini"):
+    for provider in PROVIDERS:
         group = [s for s in scenarios if provider_of[s] == provider]
         for peer in peers:
             mine = [s for s in group if s in PEER_SCENARIOS.get(peer, group)]
@@ -498,8 +604,11 @@ def main() -> int:
                 if cell.get("status") != "ok":
                     log(f"{scenario:32} {peer:22} {cell.get('status')}: {cell.get('reason')}")
                     continue
-                cell["verdict"] = verdict(
-                    cell.get("correctness"), reference_costs.get(provider_of[scenario])
+                usage = (cell.get("correctness") or {}).get("usage", provider_of[scenario])
+                cell["verdict"] = (
+                    FLOOR_VERDICT
+                    if peer == "floor"
+                    else verdict(cell.get("correctness"), reference_costs.get(usage))
                 )
                 a = cell["added"]
                 log(
@@ -512,7 +621,7 @@ def main() -> int:
     memory: dict[str, dict[str, Any]] = {}
     imports: dict[str, Any] = {}
     for peer in ["bare", *peers] if (memory_calls or import_runs) else []:
-        if peer == "anthropic-sdk-tracing":
+        if peer in ("anthropic-sdk-tracing", "floor"):
             continue
         python = pythons[PEERS[peer][0] if peer in PEERS else "bare"]
         if memory_scenarios:
