@@ -102,43 +102,86 @@ def _added(add: Any, item: Any) -> bool:
         return True
 
 
+class _Reader:
+    """What a synchronous proxy does per item, in a slotted object: an attribute of a wrapt
+    proxy costs ~75 ns to read and as much to write (its ``__getattr__``/``__setattr__``
+    forward to the wrapped object), a slot ~10 ns. The proxy's ``__next__`` reads one
+    attribute, this object's ``next``; everything else happens here."""
+
+    __slots__ = ("add", "call", "observer", "read", "waiting")
+
+    def __init__(self, read: Any, observer: StreamObserver, call: Call | None) -> None:
+        #: the wrapped stream's ``__next__``, bound once
+        self.read = read
+        self.observer = observer
+        self.add = observer.add
+        #: the call to make current around each read (``ActiveStreamProxy``), or None
+        self.call = call
+        self.waiting = True
+
+    def next(self) -> Any:
+        while True:
+            try:
+                item = self.read()
+            except StopIteration:
+                self.observer.end(None)
+                raise
+            except BaseException as exc:
+                self.observer.end(exc)
+                raise
+            if self.waiting:
+                self.waiting = False
+                self.observer.started()
+            try:
+                if self.add(item):
+                    return item
+            except Exception as error:
+                _guard.report(_CHUNK, error)
+                return item
+            # hidden (the usage-only chunk tokentrail asked for): read the next one
+
+    def next_active(self) -> Any:
+        call = self.call
+        while True:
+            call.activate()  # type: ignore[union-attr]
+            try:
+                item = self.read()
+            except StopIteration:
+                call.deactivate()  # type: ignore[union-attr]
+                self.observer.end(None)
+                raise
+            except BaseException as exc:
+                call.deactivate()  # type: ignore[union-attr]
+                self.observer.end(exc)
+                raise
+            call.deactivate()  # type: ignore[union-attr]
+            if self.waiting:
+                self.waiting = False
+                self.observer.started()
+            if _added(self.add, item):
+                return item
+
+
 class StreamProxy(wrapt.ObjectProxy):
     """A synchronous stream (``openai.Stream``, ``anthropic.Stream``, a generator) that
-    reports itself to an observer. Per item: the wrapped stream's ``__next__`` and the
-    observer's ``add``, both bound once."""
+    reports itself to an observer. Per item: one read of the proxy's attributes, the wrapped
+    stream's ``__next__`` and the observer's ``add`` (``_Reader``)."""
 
-    def __init__(self, wrapped: Any, observer: StreamObserver) -> None:
+    def __init__(self, wrapped: Any, observer: StreamObserver, call: Call | None = None) -> None:
         super().__init__(wrapped)
         self._self_observer = observer
         # an iterable that is not its own iterator (botocore's EventStream) gets one now:
         # making it reads nothing
         next_ = getattr(type(wrapped), "__next__", None)
-        self._self_next = wrapped.__next__ if next_ is not None else iter(wrapped).__next__
-        self._self_add = observer.add
-        self._self_waiting = True
+        read = wrapped.__next__ if next_ is not None else iter(wrapped).__next__
+        reader = _Reader(read, observer, call)
+        self._self_next = reader.next if call is None else reader.next_active
 
     def __iter__(self) -> Iterator[Any]:
         return self
 
     def __next__(self) -> Any:
-        try:
-            item = self._self_next()
-        except StopIteration:
-            self._self_observer.end(None)
-            raise
-        except BaseException as exc:
-            self._self_observer.end(exc)
-            raise
-        if self._self_waiting:
-            self._self_waiting = False
-            self._self_observer.started()
-        try:
-            if self._self_add(item):
-                return item
-        except Exception as error:
-            _guard.report(_CHUNK, error)
-            return item
-        return self.__next__()  # hidden (the usage-only chunk tokentrail asked for)
+        return self._self_next()
 
     def close(self) -> Any:
         try:
@@ -170,29 +213,7 @@ class ActiveStreamProxy(StreamProxy):
     current around each ``next()``, so that what the SDK does there nests under it."""
 
     def __init__(self, wrapped: Any, observer: StreamObserver, call: Call) -> None:
-        super().__init__(wrapped, observer)
-        self._self_call = call
-
-    def __next__(self) -> Any:
-        call = self._self_call
-        call.activate()
-        try:
-            item = self._self_next()
-        except StopIteration:
-            call.deactivate()
-            self._self_observer.end(None)
-            raise
-        except BaseException as exc:
-            call.deactivate()
-            self._self_observer.end(exc)
-            raise
-        call.deactivate()
-        if self._self_waiting:
-            self._self_waiting = False
-            self._self_observer.started()
-        if _added(self._self_add, item):
-            return item
-        return self.__next__()
+        super().__init__(wrapped, observer, call)
 
 
 class AsyncStreamProxy(wrapt.ObjectProxy):
