@@ -14,7 +14,7 @@ from typing import Any
 from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
-from .._sdk import Endpoint, address_of, field, int_field
+from .._sdk import Endpoint, address_of, count, field, fields_of
 
 _endpoints: dict[tuple[Any, bool], Endpoint] = {}
 
@@ -136,14 +136,17 @@ _DETAIL_LISTS = (
 )
 
 
-def _details(metadata: Any) -> tuple[tuple[str, int], ...]:
+def _details(values: Any) -> tuple[tuple[str, int], ...]:
+    """The non-text modalities of a ``usage_metadata`` (its fields, ``fields_of``)."""
     found: dict[str, int] | None = None
     for name, keys_by_modality in _DETAIL_LISTS:
-        for entry in field(metadata, name) or ():
+        for entry in values.get(name) or ():
             modality = getattr(entry, "modality", None)
             keys = keys_by_modality.get(getattr(modality, "value", modality))
+            if keys is None:
+                continue  # TEXT, the usual one: the totals leave it
             count = getattr(entry, "token_count", None)
-            if keys and isinstance(count, int) and count:
+            if isinstance(count, int) and count:
                 if found is None:
                     found = {}
                 for key in keys:
@@ -156,17 +159,20 @@ def usage_of(metadata: Any) -> Usage | None:
     tool-use prompt; output is candidates plus thoughts (thinking is billed as output)."""
     if metadata is None:
         return None
-    thoughts = int_field(metadata, "thoughts_token_count")
-    output = int_field(metadata, "candidates_token_count") or int_field(
-        metadata, "response_token_count"
+    values = fields_of(metadata)
+    thoughts = count(values.get("thoughts_token_count"))
+    output = count(values.get("candidates_token_count")) or count(
+        values.get("response_token_count")
     )
     return Usage(
-        input_tokens=int_field(metadata, "prompt_token_count")
-        + int_field(metadata, "tool_use_prompt_token_count"),
-        output_tokens=output + thoughts,
-        cache_read_tokens=int_field(metadata, "cached_content_token_count"),
-        reasoning_tokens=thoughts,
-        details=_details(metadata),
+        count(values.get("prompt_token_count")) + count(values.get("tool_use_prompt_token_count")),
+        output + thoughts,
+        count(values.get("cached_content_token_count")),
+        0,
+        0,
+        thoughts,
+        0,
+        _details(values),
     )
 
 
@@ -206,6 +212,9 @@ def _raw_response(body: dict[str, Any], tier: str | None) -> Response:
 def finish_reasons(candidates: Any) -> tuple[str, ...] | None:
     if not candidates:
         return None
+    if len(candidates) == 1:  # the usual case, without a generator
+        reason = getattr(candidates[0], "finish_reason", None)
+        return (getattr(reason, "value", reason),) if reason else None
     reasons = tuple(
         getattr(reason, "value", reason)
         for reason in (getattr(c, "finish_reason", None) for c in candidates)
