@@ -69,6 +69,11 @@ def fields_of(obj: Any) -> Mapping[str, Any] | _Attributes:
     return {**extra, **fields} if extra else fields
 
 
+def is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the ABC check for the usual ``dict``."""
+    return value.__class__ is dict or isinstance(value, Mapping)
+
+
 def int_field(obj: Any, name: str) -> int:
     """An integer field (a token count), 0 when absent or None."""
     return count(field(obj, name))

@@ -16,7 +16,7 @@ from tokentrail import _guard
 from tokentrail.budgets.admission import Admission
 from tokentrail.fakes.google_genai import FakeGemini
 from tokentrail.instrumentation.google_genai import extractors
-from tokentrail.instrumentation.google_genai.patch import RequestLog
+from tokentrail.instrumentation.google_genai.patch import GenerateContent, RequestLog
 from tokentrail.instrumentation.google_genai.streams import ChunkAccumulator
 from tokentrail.pricing import PriceBook
 from tokentrail.runtime import Runtime
@@ -76,7 +76,8 @@ def test_a_budget_refusal_is_raised_before_anything_is_sent(gemini, instrumented
 
 FAULTS = {
     "request": (extractors, "endpoint_of"),
-    "prepare": (extractors, "request_tier"),
+    "prepare": (GenerateContent, "prepare"),
+    "tier": (extractors, "request_tier"),
     "usage": (extractors, "usage_of"),
     "response": (extractors, "generate_response"),
     "log.open": (RequestLog, "open"),
@@ -87,8 +88,9 @@ FAULTS = {
 }
 STREAM_ONLY = {"chunk", "stream.response"}
 PLAIN_ONLY = {"response"}
-#: only calls that may call functions keep a log (the others take the fast path)
-FUNCTIONS_ONLY = {"log.open", "log.settle"}
+#: only calls that may call functions keep a log (the others take the fast path); only a
+#: config has a tier to read (the calls that have one here are those with functions)
+FUNCTIONS_ONLY = {"log.open", "log.settle", "tier"}
 
 
 def _run(gemini: Gemini, scenario: str) -> Any:

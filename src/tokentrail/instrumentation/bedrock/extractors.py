@@ -21,7 +21,7 @@ from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
 from .._content import input_messages
-from .._sdk import ClientCache, Endpoint, address_of, count, given_float, given_int
+from .._sdk import ClientCache, Endpoint, address_of, count, given_float, given_int, is_mapping
 from ..anthropic.extractors import message_usage
 
 # -- identity --------------------------------------------------------------------------------
@@ -169,32 +169,30 @@ def native_prompt(body: Mapping[str, Any]) -> list[Any]:
 # -- usage -----------------------------------------------------------------------------------
 
 
-def _usage(uncached: int, output: int, cache_read: int, cache_write: int, **more: Any) -> Usage:
+def _usage(
+    uncached: int, output: int, cache_read: int, cache_write: int, cache_write_1h: int = 0
+) -> Usage:
     return Usage(
-        input_tokens=uncached + cache_read + cache_write,
-        output_tokens=output,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        **more,
+        uncached + cache_read + cache_write, output, cache_read, cache_write, cache_write_1h
     )
 
 
 def converse_usage(usage: Any) -> Usage | None:
     """Converse's ``usage`` (also in ConverseStream's ``metadata`` event). The 1-hour cache
     writes are the ``1h`` entry of ``cacheDetails``."""
-    if not isinstance(usage, Mapping):
+    if not is_mapping(usage):
         return None
     cache_write = count(usage.get("cacheWriteInputTokens"))
     write_1h = 0
     for detail in usage.get("cacheDetails") or ():
-        if isinstance(detail, Mapping) and detail.get("ttl") == "1h":
+        if is_mapping(detail) and detail.get("ttl") == "1h":
             write_1h += count(detail.get("inputTokens"))
     return _usage(
         count(usage.get("inputTokens")),
         count(usage.get("outputTokens")),
         count(usage.get("cacheReadInputTokens")),
         cache_write,
-        cache_write_1h_tokens=min(write_1h, cache_write),
+        min(write_1h, cache_write),
     )
 
 
@@ -271,8 +269,8 @@ def native_usage(family: str, body: Mapping[str, Any]) -> Usage | None:
 def request_id(result: Any) -> str | None:
     """The AWS request id of an answer (``x-amzn-RequestId``): Bedrock's only id of an
     invocation, the key of its model-invocation logs."""
-    metadata = result.get("ResponseMetadata") if isinstance(result, Mapping) else None
-    value = metadata.get("RequestId") if isinstance(metadata, Mapping) else None
+    metadata = result.get("ResponseMetadata") if is_mapping(result) else None
+    value = metadata.get("RequestId") if is_mapping(metadata) else None
     return value if isinstance(value, str) and value else None
 
 

@@ -58,6 +58,10 @@ class _GeminiOperation(Operation):
                 attributes[sc.GEN_AI_INPUT_MESSAGES] = messages
             if instructions := ex.system_instructions(config):
                 attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+        max_tokens = temperature = None
+        if config is not None:  # most calls have none
+            max_tokens = given_int(ex.config_value(config, "max_output_tokens", "maxOutputTokens"))
+            temperature = given_float(ex.config_value(config, "temperature", "temperature"))
         return Request(
             self.operation,
             endpoint.provider,
@@ -65,8 +69,8 @@ class _GeminiOperation(Operation):
             server_address=endpoint.address,
             server_port=endpoint.port,
             stream=self.stream,
-            max_tokens=given_int(ex.config_value(config, "max_output_tokens", "maxOutputTokens")),
-            temperature=given_float(ex.config_value(config, "temperature", "temperature")),
+            max_tokens=max_tokens,
+            temperature=temperature,
             attributes=attributes,
             prompt=contents,
         )
@@ -106,6 +110,10 @@ class GenerateContent(_GeminiOperation):
         """A ``RequestLog`` when the call may call functions (several requests), else the
         fast path's ``Hops`` counter; just the price tier without the per-request methods."""
         config = kwargs.get("config")
+        if config is None:  # most calls: no tier, no functions
+            if not self.per_request:
+                return kwargs, None
+            return kwargs, Hops(None, self.capture_content, request.prompt)
         tier = ex.request_tier(config)
         if not self.per_request:
             return kwargs, tier
@@ -118,6 +126,12 @@ class GenerateContent(_GeminiOperation):
         return state.tier if type(state) in (RequestLog, Hops) else state
 
     def result(self, call: Call, result: Any) -> Any:
+        state = call.state
+        if type(state) is Hops and state.log is None:  # the fast path: one request
+            call.end(
+                ex.generate_response(result, tier=state.tier, capture_content=self.capture_content)
+            )
+            return result
         if self.reported_per_request(call):
             call.end(EMPTY_RESPONSE, container=True)
             return result
