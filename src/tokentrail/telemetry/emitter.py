@@ -196,10 +196,20 @@ class Emitter:
         """End ``call`` (``Call.end``/``fail`` come here once): price it, end its span,
         record its metrics, tell the listeners. Each part fails on its own: a bug in one must
         neither leave the span open nor keep the spend from the budgets."""
+        usage = response.usage
         if container:
             usage, cost = None, NOT_BILLED  # its requests were priced as child calls
+        elif usage is not None:  # the usual call: priced from what it reported
+            request = call.request
+            try:
+                cost = self.price_book.cost(
+                    usage, request.provider, response.model, request.model, response.price_context
+                )
+            except Exception as exc:  # a price that cannot be computed is an unpriced call
+                _guard.report(_PRICING, exc)
+                cost = UNPRICED_COST
         else:
-            usage, cost = self._priced(call.request, response, error)
+            usage, cost = self._unreported(call.request, response, error)
         call.finished(response, error, end_time, container, usage, cost)
         span = call.span
         if span is not None:
@@ -222,24 +232,22 @@ class Emitter:
             except Exception as exc:
                 _guard.report(_LISTENER, exc)
 
-    def _priced(
+    def _unreported(
         self, request: Request, response: Response, error: BaseException | None
     ) -> tuple[Usage | None, Cost]:
-        """The call's usage and what it cost. A failure without usage cost nothing (an error
-        response is not billed), unless the request may have reached the model before it
-        failed (``failures``): then its input is estimated from the prompt."""
-        usage = response.usage
-        if usage is None:
-            if error is None:
-                return None, UNPRICED_COST
-            if not may_have_been_billed(error):
-                return None, NOT_BILLED
-            usage = Usage(input_tokens=estimate_tokens(request.prompt), estimated=True)
+        """The usage and cost of a call that reported no usage. A failure cost nothing (an
+        error response is not billed), unless the request may have reached the model before
+        it failed (``failures``): then its input is estimated from the prompt."""
+        if error is None:
+            return None, UNPRICED_COST
+        if not may_have_been_billed(error):
+            return None, NOT_BILLED
+        usage = Usage(input_tokens=estimate_tokens(request.prompt), estimated=True)
         try:
             cost = self.price_book.cost(
                 usage, request.provider, response.model, request.model, response.price_context
             )
-        except Exception as exc:  # a price that cannot be computed is an unpriced call
+        except Exception as exc:
             _guard.report(_PRICING, exc)
             cost = UNPRICED_COST
         return usage, cost
@@ -289,7 +297,18 @@ class Emitter:
 
     def record(self, call: Call) -> None:
         """The metrics of one ended call: the histograms now, the counters' aggregate."""
-        series = self.series(call.request, call.response.model, call.attribution)
+        request, response_model, attribution = call.request, call.response.model, call.attribution
+        key = (
+            request.provider,
+            request.operation,
+            request.model,
+            response_model,
+            request.server_address,
+            attribution.metric_key,
+        )
+        series = self._series.get(key)
+        if series is None:
+            series = self._new_series(key, request, response_model, attribution)
         usage, cost, error_type = call.usage, call.cost, call.error_type
         instruments = self.instruments
         duration_attrs = series.common if error_type is None else series.error_attrs(error_type)

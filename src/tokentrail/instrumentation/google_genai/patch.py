@@ -33,7 +33,6 @@ from .requests import PER_REQUEST_METHODS, Hops, RequestLog, log_of, per_request
 from .streams import ChunkAccumulator, accumulator
 
 MODULE = "google.genai.models"
-_CHUNK = _guard.site("google_genai.stream.chunk", None)
 _END = _guard.site("google_genai.stream.end", None)
 
 
@@ -189,16 +188,18 @@ class GenerateContentStream(GenerateContent):
 
 class UserStream:
     """The observer of the user's stream: its requests report the usage (a call with a log),
-    or its chunks do (the fast path). A stream dropped before its first chunk sent nothing:
-    its call ends as a container, billed nothing."""
+    or its chunks do (the fast path: ``add`` is the accumulator's own, one call per chunk).
+    A stream dropped before its first chunk sent nothing: its call ends as a container,
+    billed nothing."""
 
-    __slots__ = ("_call", "_chunks", "_read", "_reported_per_request")
+    __slots__ = ("_call", "_chunks", "_read", "_reported_per_request", "add")
 
     def __init__(self, call: Call, chunks: ChunkAccumulator | None, reported_per_request: bool):
         self._call = call
         self._chunks = chunks
         self._reported_per_request = reported_per_request
         self._read = False
+        self.add = chunks.add if chunks is not None else _keep
 
     @property
     def ended(self) -> bool:
@@ -207,14 +208,6 @@ class UserStream:
     def started(self) -> None:
         self._read = True
         self._call.first_chunk()
-
-    def add(self, chunk: Any) -> bool:
-        if self._chunks is not None:
-            try:
-                self._chunks.add(chunk)
-            except Exception as exc:
-                _guard.report(_CHUNK, exc)
-        return True
 
     def end(self, error: BaseException | None) -> None:
         if self._call.ended:
@@ -246,6 +239,11 @@ class UserStream:
             call.end(response, container=container)
         else:
             call.fail(error, response, container=container)
+
+
+def _keep(chunk: Any) -> bool:
+    """What a stream whose requests report themselves does with a chunk: passes it on."""
+    return True
 
 
 class EmbedContent(_GeminiOperation):
