@@ -151,6 +151,26 @@ def worker(python: Path, peer: str, *args: str, timeout: float = 900) -> dict[st
     return {**failure, "scenarios": dict.fromkeys(scenarios, failure)}
 
 
+_ROUNDS = ("bare_us", "instrumented_us", "bare_wall_us", "instrumented_wall_us")
+
+
+def _append_rounds(
+    cell: tuple[dict[str, Any], dict[str, Any]], results: dict[str, Any], bares: dict[str, Any]
+) -> None:
+    """Add the rounds of one more pass of a peer's worker to those of its first pass (whose
+    correctness check and notes stand)."""
+    first, first_bares = cell
+    for scenario, result in results.get("scenarios", {}).items():
+        kept = first["scenarios"].get(scenario, {})
+        if kept.get("status") == "ok" and result.get("status") == "ok":
+            for key in _ROUNDS:
+                kept[key] = kept[key] + result[key]
+        kept_bare, bare = first_bares.get(scenario, {}), bares.get(scenario, {})
+        if kept_bare.get("status") == "ok" and bare.get("status") == "ok":
+            for key in _ROUNDS:
+                kept_bare[key] = kept_bare[key] + bare[key]
+
+
 def _spread(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
@@ -500,7 +520,8 @@ def environment_markdown(report: dict[str, Any]) -> str:
         f"Run of {env['date']}: {env['cpu']}, {env['cores']} cores, load average "
         f"{load} at the start and {load_end} at the end (1/5/15 min); Python {env['python']}, "
         f"{env['platform']}; {settings['rounds']} rounds of ~{settings['round_seconds']} s "
-        f"per side{' (--quick)' if settings['quick'] else ''}.",
+        f"per side in {settings.get('passes', 1)} passes"
+        f"{' (--quick)' if settings['quick'] else ''}.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".",
     ]
@@ -537,6 +558,13 @@ def main() -> int:
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     parser.add_argument("--rounds", type=int, help="rounds per cell (default 11, quick 5)")
+    parser.add_argument(
+        "--passes",
+        type=int,
+        default=1,
+        help="split each cell's rounds over this many worker runs, alternating with the "
+        "other peers' (default 1)",
+    )
     parser.add_argument("--round-seconds", type=float, help="per side (default 0.1, quick 0.05)")
     parser.add_argument("--memory-calls", type=int, help="default 50000, quick 5000; 0: skip")
     parser.add_argument("--memory-scenarios", default="openai-responses", help="comma-separated")
@@ -559,7 +587,8 @@ def main() -> int:
         report = json.loads(Path(options.render).read_text(encoding="utf-8"))
         return publish(report, readme=not options.no_readme)
     quick = options.quick
-    rounds = options.rounds or (5 if quick else 11)
+    passes = max(1, options.passes)
+    rounds = -(-(options.rounds or (5 if quick else 11)) // passes) * passes  # whole passes
     round_seconds = options.round_seconds or (0.05 if quick else 0.1)
     memory_calls = (
         options.memory_calls if options.memory_calls is not None else (5000 if quick else 50000)
@@ -581,23 +610,36 @@ def main() -> int:
     reference_costs = reference.get("reference_costs", {})
     provider_of = {s: s.split("-")[0] for s in SCENARIOS}
     extra = ["--openlit-pricing", pricing] if pricing else []
-    timing = ["--rounds", str(rounds), "--round-seconds", str(round_seconds), *extra]
 
-    # one worker process per (provider, peer), providers in turn, so that the peers' figures
-    # for one scenario are taken close together
+    def timing_of(rounds: int) -> list[str]:
+        return ["--rounds", str(rounds), "--round-seconds", str(round_seconds), *extra]
+
+    # one worker process per (provider, peer, pass), providers in turn, so that the peers'
+    # figures for one scenario are taken close together; each peer's rounds are split over
+    # passes that alternate with the other peers', so that a change in the machine's load
+    # during the run falls on every peer alike
     cells: dict[str, dict[str, Any]] = {}
+    per_pass = timing_of(rounds // passes)
     for provider in PROVIDERS:
         group = [s for s in scenarios if provider_of[s] == provider]
-        for peer in peers:
-            mine = [s for s in group if s in PEER_SCENARIOS.get(peer, group)]
-            if not mine:
-                continue
-            python = pythons[PEERS[peer][0]]
-            results = worker(python, peer, *mine, *timing)
-            bares = {}
-            if any(r.get("mode") == "instrumented" for r in results["scenarios"].values()):
-                bares = worker(python, peer, *mine, "--mode", "bare", *timing)["scenarios"]
-            for scenario in mine:
+        raw: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for n in range(passes):
+            order = peers[n % len(peers) :] + peers[: n % len(peers)] if n else peers
+            for peer in order:
+                mine = [s for s in group if s in PEER_SCENARIOS.get(peer, group)]
+                if not mine or (peer in raw and raw[peer][0].get("status") == "error"):
+                    continue
+                python = pythons[PEERS[peer][0]]
+                results = worker(python, peer, *mine, *per_pass)
+                bares: dict[str, Any] = {}
+                if any(r.get("mode") == "instrumented" for r in results["scenarios"].values()):
+                    bares = worker(python, peer, *mine, "--mode", "bare", *per_pass)["scenarios"]
+                if peer not in raw:
+                    raw[peer] = (results, bares)
+                else:
+                    _append_rounds(raw[peer], results, bares)
+        for peer, (results, bares) in raw.items():
+            for scenario in results["scenarios"]:
                 cell = summarize(results["scenarios"][scenario], bares.get(scenario))
                 cell["versions"] = results.get("versions", {})
                 cells.setdefault(scenario, {})[peer] = cell
@@ -643,6 +685,7 @@ def main() -> int:
         "settings": {
             "quick": quick,
             "rounds": rounds,
+            "passes": passes,
             "round_seconds": round_seconds,
             "memory_calls": memory_calls,
             "import_runs": import_runs,
