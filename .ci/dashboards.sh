@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Static checks of dashboards/: Prometheus rules and their unit tests, the Alertmanager
 # example and its routing, and the generated Grafana JSON. No servers; a few seconds.
-# Needs promtool and amtool (apt: prometheus, prometheus-alertmanager) and python3.
+# Needs promtool and amtool (apt: prometheus, prometheus-alertmanager) and the venv's Python
+# (build.py imports grafana-foundation-sdk, from the `dev` extra).
 # The deeper checks (dashboard structure and filters, PromQL, runbook anchors) are pytest:
 # tests/contract/, and the live ones tests/e2e/test_*_live.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-.venv/bin/python}
 AM=dashboards/alertmanager/alertmanager.yml
 
 promtool check rules dashboards/prometheus/tokentrail-rules.yml

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Build Jaeger v2 (all-in-one, in-memory storage) into collector/_build/jaeger: the trace
-# backend of the e2e tests (tests/e2e). Not part of the product.
+# backend of `tokentrail stack` and of the e2e tests (tests/e2e). Not part of the product.
 #
 # `go install github.com/jaegertracing/jaeger/cmd/jaeger@...` is refused because Jaeger's
 # go.mod has a replace directive, so this builds inside the downloaded module, with Jaeger's
-# own go.mod, go.sum and replace, as upstream's Makefile does (without the web UI assets: the
-# HTTP API that the tests query works without them). Same caching as build.sh: Go's default
+# own go.mod, go.sum and replace, as upstream's Makefile does (without the web UI assets, which
+# no registry serves: the HTTP API works without them; `tokentrail stack up --jaeger-ui DIR`
+# serves assets built elsewhere). Same caching as build.sh: Go's default
 # caches, and nothing to do when the stamp matches (FORCE=1 rebuilds).
 set -euo pipefail
 

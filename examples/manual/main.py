@@ -1,7 +1,10 @@
 """Manual instrumentation: set up the OpenTelemetry SDK, call tokentrail.instrument(), attribute.
 
-    pip install "tokentrail[openai]" opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
-    OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 python main.py
+From a clone of tokentrail (not published yet), with the local stack running
+(`tokentrail stack up`, or deploy/compose) to receive the telemetry:
+
+    pip install -e ".[openai]" opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 python examples/manual/main.py
 
 Without OPENAI_API_KEY it talks to tokentrail's built-in fake OpenAI, so it runs anywhere.
 """

@@ -1,6 +1,17 @@
 """Zero-code instrumentation: no tokentrail import needed for telemetry.
 
-    pip install "tokentrail[openai]" opentelemetry-distro opentelemetry-exporter-otlp
+From a clone of tokentrail (not published yet):
+
+    pip install -e ".[openai]" opentelemetry-distro opentelemetry-exporter-otlp-proto-http
+    cd examples/zero-code
+
+Spans printed to the console, no Collector needed:
+
+    OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none \
+        opentelemetry-instrument python main.py
+
+To the local stack (`tokentrail stack up`, or deploy/compose), with the settings in .env:
+
     set -a; . ./.env; set +a
     opentelemetry-instrument python main.py
 

@@ -86,11 +86,14 @@ def instrument(
     max_request_cost_usd: Decimal | float | str | None = None,
     prices: Any = None,
     capture_content: bool | None = None,
+    features: Any = None,
 ) -> None:
     """Instrument every installed supported SDK (or those named in ``providers``).
 
     Providers default to the global OTel ones. ``prices`` (a path, or a list of override
-    entries), ``max_request_cost_usd`` and ``capture_content`` fall back to their
+    entries), ``max_request_cost_usd``, ``capture_content`` and ``features`` (web route globs
+    to features, for calls made in a traced request: a path, a mapping or a list of
+    ``{"route", "feature"}`` entries; the first match wins) fall back to their
     ``TOKENTRAIL_*`` environment variables. A wrong setting raises ``ConfigurationError``
     here; nothing touches the network. Calling it again while instrumented does nothing.
     """
@@ -111,6 +114,7 @@ def instrument(
             max_request_cost_usd=max_request_cost_usd,
             prices=prices,
             capture_content=capture_content,
+            features=features,
         )
         current.add(runtime)
         instrumentors: list[Any] = []

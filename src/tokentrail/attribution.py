@@ -8,7 +8,9 @@ pool, wrap the submitted function with ``bind()`` (a bare ``executor.submit`` do
 the context).
 
 A call captures the attribution when it starts, so a stream consumed after the block has
-exited keeps it.
+exited keeps it. Inside a web request traced by an OpenTelemetry web instrumentation, the
+endpoint (and, through a route→feature mapping, the feature) default to the request's route
+where no block set them (``tokentrail.web``).
 
 Across services (opt-in), through OpenTelemetry baggage: a block opened with
 ``attribute(..., propagate=True)`` (or every block, after ``configure_baggage(send=True)``
@@ -50,11 +52,16 @@ _SPAN_NAMES = {
     "user_id": sc.USER_ID,
 }
 
+#: the most (endpoint, feature) combinations one attribution remembers (routes are templates,
+#: so there are few; past this, each call builds its own)
+_DEFAULTED_LIMIT = 256
+
 
 class Attribution:
     """An immutable set of attribution values, with what the hot path needs precomputed."""
 
     __slots__ = (
+        "_defaulted",
         "endpoint",
         "feature",
         "metric_key",
@@ -75,6 +82,8 @@ class Attribution:
         self.span_attributes: Mapping[str, str] = MappingProxyType(
             {_SPAN_NAMES.get(k) or sc.TOKENTRAIL_ATTRIBUTE_PREFIX + k: v for k, v in values.items()}
         )
+        #: (endpoint, feature) -> this attribution with them as defaults (``with_defaults``)
+        self._defaulted: dict[tuple[str, str | None], Attribution] = {}
 
     def merged(self, changes: Mapping[str, str | None]) -> Attribution:
         values = dict(self.values)
@@ -84,6 +93,24 @@ class Attribution:
             else:
                 values[key] = value
         return Attribution(values)
+
+    def with_defaults(self, endpoint: str, feature: str | None) -> Attribution:
+        """This attribution with ``endpoint`` and ``feature`` where it has none of its own.
+
+        Memoised on this object: a block (or no block, ``EMPTY``) sees the same few routes
+        again and again, so the hot path builds each combination once."""
+        key = (endpoint, feature)
+        found = self._defaulted.get(key)
+        if found is None:
+            changes = {}
+            if self.endpoint is None:
+                changes["endpoint"] = endpoint
+            if feature is not None and self.feature is None:
+                changes["feature"] = feature
+            found = self.merged(changes) if changes else self
+            if len(self._defaulted) < _DEFAULTED_LIMIT:
+                self._defaulted[key] = found
+        return found
 
     def __repr__(self) -> str:
         return f"Attribution({dict(self.values)!r})"

@@ -1,6 +1,6 @@
 """Everything one ``instrument()`` sets up and the patched methods share (``Runtime``: the
-price book, the emitter, budgets and alert delivery), and the one object that knows which
-runtimes this process has (``state()``).
+price book, the emitter, budgets and alert delivery, the route → feature map), and the one
+object that knows which runtimes this process has (``state()``).
 
 ``tokentrail.instrument()`` builds one ``Runtime`` from its arguments (falling back to the
 ``TOKENTRAIL_*`` environment) and hands it to each instrumentor. Zero-code use
@@ -30,6 +30,7 @@ from . import _background, _guard, attribution, config
 from .alerts import build_sinks
 from .alerts.delivery import AlertDispatcher
 from .attribution import Attribution
+from .attribution import current as current_attribution
 from .budgets.admission import Admission
 from .budgets.models import load_budgets
 from .budgets.stores.memory import MemoryBudgetStore
@@ -42,6 +43,8 @@ from .telemetry.emitter import Emitter
 from .telemetry.instruments import create_alerts_counter
 from .telemetry.records import Request
 from .usage import Usage
+from .web import routes
+from .web.features import FeatureMap, load_features
 
 logger = logging.getLogger("tokentrail")
 
@@ -56,9 +59,11 @@ RUNTIME_OPTIONS = (
     "prices",
     "capture_content",
     "stream_usage_hosts",
+    "features",
 )
 
 _ADMIT = _guard.site("admit", "tokentrail.budgets.tracker:BudgetTracker.admit")
+_ROUTE = _guard.site("route", "tokentrail.web.routes:request_route")
 
 #: how long ``close()`` waits for pending budget writes and alert deliveries
 CLOSE_TIMEOUT_S = 2.0
@@ -79,6 +84,7 @@ class Runtime:
         prices: Any = None,
         capture_content: bool | None = None,
         stream_usage_hosts: Iterable[str] | None = None,
+        features: Any = None,
     ) -> None:
         # Validate everything before creating anything: a configuration error leaves no state.
         if prices is None:
@@ -105,6 +111,10 @@ class Runtime:
         if not budgets:
             budgets = config.env_str(config.ENV_BUDGETS_FILE)
         self.budgets = load_budgets(budgets)
+        if features is None:
+            features = config.env_str(config.ENV_FEATURES_FILE)
+        #: web route -> feature, for calls made in a traced request (None: no mapping)
+        self.features: FeatureMap | None = load_features(features)
         alerting = bool(self.budgets) or self.max_request_cost_usd is not None
         sinks = build_sinks(alert_sinks) if alerting else []
         store = _budget_store(budget_store) if alerting else None
@@ -135,9 +145,27 @@ class Runtime:
         self._baggage = baggage
         if baggage is not None:
             attribution.configure_baggage(send=baggage[0], receive=baggage[1], hash_key=hash_key)
+        routes.track(tracer_provider)
         #: closed by ``uninstrument()``: wrappers that outlive it no longer report here (an
         #: attribute, not a property: every call reads it)
         self.closed = False
+
+    def attribution(self) -> Attribution:
+        """The attribution of a call starting here: the ``attribute()`` blocks in effect, with
+        the route of the web request the call is made in as the endpoint, and the feature the
+        route maps to, where the blocks set none."""
+        blocks = current_attribution()
+        if blocks.endpoint is not None and (blocks.feature is not None or self.features is None):
+            return blocks  # nothing the route could add
+        try:
+            route = routes.request_route()
+            if route is None:
+                return blocks
+            feature = self.features.feature(route) if self.features is not None else None
+            return blocks.with_defaults(route, feature)
+        except Exception as exc:
+            _guard.report(_ROUTE, exc)
+            return blocks
 
     def admit(self, request: Request, attribution: Attribution) -> Admission | None:
         """The pre-flight check before a call is sent: what its blocking budgets decide
@@ -173,6 +201,7 @@ class Runtime:
             self.emitter.listeners.remove(self.tracker.on_call_end)
         if self._baggage is not None:
             attribution.configure_baggage()
+        routes.untrack()
         _STATE.remove(self)
 
 

@@ -215,3 +215,35 @@ def test_content_pattern_drops_content_and_nothing_else() -> None:
     pattern = re.compile(patterns["span"].replace("\\\\", "\\"))  # an OTTL string literal
     assert [key for key in CONTENT if not pattern.search(key)] == []
     assert [key for key in NOT_CONTENT if pattern.search(key)] == []
+
+
+# The modules of the upstream `otelcol-contrib` distribution (opentelemetry-collector-releases,
+# distributions/otelcol-contrib/manifest.yaml) that this build may use; the distribution has
+# them all. deploy/compose runs that distribution's image with collector/otelcol.yaml, so a
+# module outside this list would break the Compose stack: check the upstream manifest before
+# adding it here.
+CONTRIB_DISTRIBUTION = {
+    "go.opentelemetry.io/collector/receiver/otlpreceiver",
+    "go.opentelemetry.io/collector/processor/batchprocessor",
+    "go.opentelemetry.io/collector/processor/memorylimiterprocessor",
+    "go.opentelemetry.io/collector/exporter/debugexporter",
+    "go.opentelemetry.io/collector/exporter/otlpexporter",
+    "go.opentelemetry.io/collector/exporter/otlphttpexporter",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/processor/attributesprocessor",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension",
+}
+CORE = "go.opentelemetry.io/collector/"
+CONTRIB = "github.com/open-telemetry/opentelemetry-collector-contrib/"
+
+
+def test_every_component_is_a_core_or_contrib_module_of_the_contrib_distribution() -> None:
+    """So the upstream otelcol-contrib image (deploy/compose) runs the same configs."""
+    modules = {c["gomod"].split()[0] for kind in KINDS for c in MANIFEST.get(kind, [])}
+    assert all(m.startswith((CORE, CONTRIB)) for m in modules), modules
+    assert modules <= CONTRIB_DISTRIBUTION, modules - CONTRIB_DISTRIBUTION

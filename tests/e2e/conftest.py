@@ -37,24 +37,29 @@ import pytest
 
 from .harness import (
     E2E_RULES,
+    OTELCOL_CONFIG,
     Alertmanager,
     Collector,
     CollectorEndpoints,
     Jaeger,
-    Process,
+    JaegerEndpoints,
     Prometheus,
     WebhookReceiver,
     alertmanager_config,
+    alertmanager_ready,
+    collector_ready,
     free_port,
-    free_ports,
-    http_ok,
     jaeger_binary,
-    jaeger_config,
+    jaeger_ready,
     otelcol_binary,
     prometheus_config,
+    prometheus_ready,
     require_binary,
     running,
+    start_alertmanager,
     start_collector,
+    start_jaeger,
+    start_prometheus,
     write_yaml,
 )
 from .redis_server import RedisServer
@@ -67,13 +72,10 @@ def e2e_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def jaeger(e2e_dir: Path) -> Iterator[Jaeger]:
-    binary = jaeger_binary()
-    otlp_grpc, query_http, query_grpc = free_ports(3)
-    jaeger = Jaeger(otlp_grpc=f"127.0.0.1:{otlp_grpc}", query_http=f"127.0.0.1:{query_http}")
-    config = write_yaml(e2e_dir / "jaeger.yaml", jaeger_config(jaeger, query_grpc))
-    process = Process("jaeger", [binary, "--config", str(config)], e2e_dir / "jaeger.log")
-    with running(process, lambda: http_ok(f"{jaeger.query_url}/api/services")):
-        yield jaeger
+    endpoints = JaegerEndpoints.allocate()
+    process = start_jaeger(jaeger_binary(), endpoints, e2e_dir)
+    with running(process, lambda: jaeger_ready(endpoints)):
+        yield Jaeger(otlp_grpc=endpoints.otlp_grpc, query_http=endpoints.query_http)
 
 
 @pytest.fixture(scope="session")
@@ -87,17 +89,8 @@ def webhook() -> Iterator[WebhookReceiver]:
 def alertmanager(e2e_dir: Path, webhook: WebhookReceiver) -> Iterator[Alertmanager]:
     binary = require_binary("prometheus-alertmanager", "apt-get install prometheus-alertmanager")
     am = Alertmanager(f"127.0.0.1:{free_port()}")
-    config = write_yaml(e2e_dir / "alertmanager.yml", alertmanager_config(webhook.url))
-    argv = [
-        binary,
-        f"--config.file={config}",
-        f"--storage.path={e2e_dir / 'alertmanager'}",
-        f"--web.listen-address={am.address}",
-        "--cluster.listen-address=",  # no gossip port, no 3 s wait for the gossip to settle
-        "--log.level=warn",
-    ]
-    process = Process("alertmanager", argv, e2e_dir / "alertmanager.log")
-    with running(process, lambda: http_ok(f"{am.url}/-/ready")):
+    process = start_alertmanager(binary, am.address, alertmanager_config(webhook.url), e2e_dir)
+    with running(process, lambda: alertmanager_ready(am.address)):
         yield am
 
 
@@ -116,24 +109,14 @@ def prometheus(
     rules_dir.mkdir()
     write_yaml(rules_dir / "e2e.yml", E2E_RULES)
     prom = Prometheus(f"127.0.0.1:{free_port()}", rules_dir)
-    config = write_yaml(
-        e2e_dir / "prometheus.yml",
-        prometheus_config(collector_endpoints.prometheus_exporter, alertmanager.address, rules_dir),
+    config = prometheus_config(
+        scrape_target=collector_endpoints.prometheus_exporter,
+        alertmanager=alertmanager.address,
+        rule_files=[str(rules_dir / "*.yml")],
+        interval="1s",
     )
-    argv = [
-        binary,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={e2e_dir / 'prometheus'}",
-        f"--web.listen-address={prom.address}",
-        "--web.enable-lifecycle",  # POST /-/reload after adding rule files
-        "--web.enable-remote-write-receiver",
-        # Firing alerts are re-sent every resend-delay (default 1 m). Alertmanager is discovered
-        # ~5 s after start, like scrape targets; a rule that fires before then must not wait.
-        "--rules.alert.resend-delay=1s",
-        "--log.level=warn",
-    ]
-    process = Process("prometheus", argv, e2e_dir / "prometheus.log")
-    with running(process, lambda: http_ok(f"{prom.url}/-/ready")):
+    process = start_prometheus(binary, prom.address, config, e2e_dir)
+    with running(process, lambda: prometheus_ready(prom.address)):
         yield prom
 
 
@@ -146,10 +129,11 @@ def collector(
     process = start_collector(
         otelcol_binary(),
         collector_endpoints,
+        [OTELCOL_CONFIG],
         e2e_dir / "collector.log",
         env={"JAEGER_OTLP_ENDPOINT": jaeger.otlp_grpc},
     )
-    with running(process, lambda: http_ok(f"http://{collector_endpoints.health_check}/")):
+    with running(process, lambda: collector_ready(collector_endpoints)):
         yield Collector(collector_endpoints, process)
 
 
@@ -164,13 +148,11 @@ def collector_factory(tmp_path: Path, jaeger: Jaeger) -> Iterator[Callable[..., 
             process = start_collector(
                 binary,
                 endpoints,
+                [OTELCOL_CONFIG, *overlays],
                 tmp_path / f"collector-{next(numbers)}.log",
-                overlays=overlays,
                 env={"JAEGER_OTLP_ENDPOINT": jaeger.otlp_grpc, **(env or {})},
             )
-            stack.enter_context(
-                running(process, lambda: http_ok(f"http://{endpoints.health_check}/"))
-            )
+            stack.enter_context(running(process, lambda: collector_ready(endpoints)))
             return Collector(endpoints, process)
 
         yield start

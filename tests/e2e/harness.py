@@ -1,23 +1,23 @@
 """Real servers for end-to-end tests: the built Collector, Jaeger v2, Prometheus, Alertmanager
 and a webhook receiver. Everything listens on free 127.0.0.1 ports, readiness is polled (never
 a fixed sleep), and every process runs in its own process group so that stopping it also stops
-anything it spawned. The pytest fixtures that wire these together are in ``conftest.py``.
+anything it spawned. The servers are started by the local stack's own functions
+(``tokentrail.stack.servers``, which ``tokentrail stack up`` uses too); this module adds what
+the tests read them with. The pytest fixtures that wire these together are in ``conftest.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-import yaml
 
 from tests.processes import (  # noqa: F401 - the fixtures import these from here
     Process,
@@ -29,96 +29,55 @@ from tests.processes import (  # noqa: F401 - the fixtures import these from her
     running,
     wait_until,
 )
+from tokentrail.stack import BINARIES, StackError
+from tokentrail.stack.servers import (  # noqa: F401 - the fixtures import these from here
+    CollectorEndpoints,
+    JaegerEndpoints,
+    alertmanager_ready,
+    collector_ready,
+    jaeger_ready,
+    prometheus_config,
+    prometheus_ready,
+    start_alertmanager,
+    start_collector,
+    start_jaeger,
+    start_prometheus,
+    write_yaml,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTOR_DIR = REPO / "collector"
 OTELCOL_CONFIG = COLLECTOR_DIR / "otelcol.yaml"
 
-T = TypeVar("T")
-
 
 # --- locating binaries ----------------------------------------------------------------------
 
 
+def _binary(name: str) -> str:
+    """The stack's binary ``name``; missing, the test fails under CI and skips elsewhere."""
+    try:
+        return BINARIES[name].find(REPO)
+    except StackError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc), pytrace=False)
+        pytest.skip(str(exc))
+
+
 def otelcol_binary() -> str:
-    path = os.environ.get("TOKENTRAIL_OTELCOL") or COLLECTOR_DIR / "_build" / "otelcol-tokentrail"
-    return require_binary(path, "build it with collector/build.sh (or set TOKENTRAIL_OTELCOL)")
+    return _binary("collector")
 
 
 def jaeger_binary() -> str:
-    path = os.environ.get("TOKENTRAIL_JAEGER") or COLLECTOR_DIR / "_build" / "jaeger"
-    return require_binary(
-        path, "build it with collector/install-jaeger.sh (or set TOKENTRAIL_JAEGER)"
-    )
-
-
-def write_yaml(path: Path, data: object) -> Path:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return _binary("jaeger")
 
 
 # --- the servers ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class CollectorEndpoints:
-    """Where one collector listens. Addresses are ``host:port``; ``otlp_http_url`` is the base
-    URL for OTLP/HTTP exporters (``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
-
-    otlp_grpc: str
-    otlp_http: str
-    prometheus_exporter: str
-    health_check: str
-    telemetry_port: int
-
-    @classmethod
-    def allocate(cls) -> CollectorEndpoints:
-        *addresses, telemetry_port = free_ports(5)
-        return cls(*(f"127.0.0.1:{port}" for port in addresses), telemetry_port)
-
-    @property
-    def otlp_http_url(self) -> str:
-        return f"http://{self.otlp_http}"
-
-    def env(self) -> dict[str, str]:
-        """The variables that make collector/otelcol.yaml listen here, and only on loopback."""
-        return {
-            "OTLP_GRPC_ENDPOINT": self.otlp_grpc,
-            "OTLP_HTTP_ENDPOINT": self.otlp_http,
-            "PROMETHEUS_EXPORTER_ENDPOINT": self.prometheus_exporter,
-            "HEALTH_CHECK_ENDPOINT": self.health_check,
-            "OTELCOL_TELEMETRY_HOST": "127.0.0.1",
-            "OTELCOL_TELEMETRY_PORT": str(self.telemetry_port),
-        }
-
-
-@dataclass(frozen=True)
 class Collector:
     endpoints: CollectorEndpoints
     process: Process = field(repr=False)
-
-
-def start_collector(
-    binary: str,
-    endpoints: CollectorEndpoints,
-    log_path: Path,
-    *,
-    overlays: tuple[Path, ...] = (),
-    env: Mapping[str, str] | None = None,
-) -> Process:
-    """Run collector/otelcol.yaml (plus ``overlays``, merged in order) on ``endpoints``.
-
-    The variables the configs read come from ``endpoints`` and ``env`` only, never from this
-    process's environment, so the configs' own defaults are what gets tested.
-    """
-    configs = [OTELCOL_CONFIG, *overlays]
-    argv = [binary]
-    read = set()
-    for config in configs:
-        argv += ["--config", str(config)]
-        read.update(re.findall(r"\$\{env:(\w+)", config.read_text()))
-    inherited = {k: v for k, v in os.environ.items() if k not in read}
-    return Process("collector", argv, log_path, env={**inherited, **endpoints.env(), **(env or {})})
 
 
 @dataclass(frozen=True)
@@ -143,29 +102,6 @@ class Jaeger:
             return next((s for s in spans if s["operationName"] == name), None)
 
         return wait_until(find, timeout=timeout, what=f"span {name!r} of {service!r} in Jaeger")
-
-
-def jaeger_config(jaeger: Jaeger, query_grpc_port: int) -> dict[str, Any]:
-    return {
-        "service": {
-            "extensions": ["jaeger_storage", "jaeger_query"],
-            "pipelines": {
-                "traces": {"receivers": ["otlp"], "exporters": ["jaeger_storage_exporter"]}
-            },
-            "telemetry": {"metrics": {"level": "none"}, "logs": {"level": "warn"}},
-        },
-        "extensions": {
-            "jaeger_storage": {"backends": {"memory": {"memory": {"max_traces": 10000}}}},
-            "jaeger_query": {
-                "storage": {"traces": "memory"},
-                "enable_tracing": False,  # else it sends its own spans to localhost:4317
-                "http": {"endpoint": jaeger.query_http},
-                "grpc": {"endpoint": f"127.0.0.1:{query_grpc_port}"},
-            },
-        },
-        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": jaeger.otlp_grpc}}}},
-        "exporters": {"jaeger_storage_exporter": {"trace_storage": "memory"}},
-    }
 
 
 def span_tags(span: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,23 +179,6 @@ E2E_RULES = {
         }
     ]
 }
-
-
-def prometheus_config(scrape_target: str, alertmanager: str, rules_dir: Path) -> dict[str, Any]:
-    return {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(rules_dir / "*.yml")],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
-        "scrape_configs": [
-            {
-                # honor_labels keeps job/instance as the collector's exporter sets them from the
-                # telemetry's service.name/service.instance.id, instead of exported_job.
-                "job_name": "otelcol",
-                "honor_labels": True,
-                "static_configs": [{"targets": [scrape_target]}],
-            }
-        ],
-    }
 
 
 def alertmanager_config(webhook_url: str) -> dict[str, Any]:

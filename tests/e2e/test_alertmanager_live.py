@@ -6,17 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from tests.contract import promql
-from tests.processes import (
-    Process,
-    free_port,
-    get_json,
-    http_ok,
-    require_binary,
-    running,
-    wait_until,
-)
+from tests.processes import free_port, get_json, require_binary, running, wait_until
+from tokentrail.stack.servers import alertmanager_ready, start_alertmanager
 
 pytestmark = pytest.mark.e2e
 
@@ -39,19 +33,10 @@ def test_critical_inhibits_only_its_own_warning(tmp_path):
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = Process(
-        "alertmanager",
-        [
-            binary,
-            f"--config.file={CONFIG}",
-            f"--storage.path={tmp_path}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",  # no gossip port, no 3s settle wait
-            "--log.level=error",  # the example's secret files do not exist here
-        ],
-        tmp_path / "alertmanager.log",
-    )
-    with running(process, lambda: http_ok(url + "/-/ready"), timeout=40):
+    # the example as shipped; the secret files it names do not exist here, and need not
+    config = yaml.safe_load(CONFIG.read_text())
+    process = start_alertmanager(binary, f"127.0.0.1:{port}", config, tmp_path)
+    with running(process, lambda: alertmanager_ready(f"127.0.0.1:{port}"), timeout=40):
         alerts = [
             alert("critical", tokentrail_feature="rag"),
             alert("warning", tokentrail_feature="rag"),  # its twin: muted

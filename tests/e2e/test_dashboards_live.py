@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.contract import promql
 from tests.demo_process import demo_forever
@@ -26,11 +25,11 @@ from tests.processes import (
     Process,
     free_port,
     get_json,
-    http_ok,
     require_binary,
     running,
     wait_until,
 )
+from tokentrail.stack.servers import prometheus_ready, start_prometheus
 
 pytestmark = pytest.mark.e2e
 
@@ -73,21 +72,10 @@ def prometheus(
         "rule_files": [str(promql.RULES)],
         "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [metrics_target]}]}],
     }
-    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    process = Process(
-        "prometheus",
-        [
-            binary,
-            f"--config.file={work / 'prometheus.yml'}",
-            f"--storage.tsdb.path={work / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        work / "prometheus.log",
-    )
+    process = start_prometheus(binary, f"127.0.0.1:{port}", config, work)
     prom = Prometheus(f"http://127.0.0.1:{port}", process)
-    with running(process, lambda: http_ok(prom.url + "/-/ready"), timeout=DEADLINE_S):
+    with running(process, lambda: prometheus_ready(f"127.0.0.1:{port}"), timeout=DEADLINE_S):
         # Three scrapes, so that every rate() over 1m has two samples or more.
         scraped = f'count_over_time(up{{job="{JOB}"}}[1m]) >= 3 and up{{job="{JOB}"}} == 1'
         prom.poll("three scrapes", lambda: prom.query(scraped)["data"]["result"])

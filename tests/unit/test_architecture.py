@@ -16,7 +16,7 @@ ROOT = Path(tokentrail.__file__).parent
 LAYERS = [
     {"version", "exceptions", "_guard", "names", "usage"},
     {"config", "_background"},
-    {"pricing", "attribution"},
+    {"pricing", "attribution", "web"},
     {"telemetry"},
     {"alerts"},
     {"budgets"},
@@ -26,6 +26,7 @@ LAYERS = [
     {"fakes"},
     {"testing"},
     {"report"},
+    {"stack"},  # the local stack's servers: a tool of the command line, not of the library
     {"cli"},
 ]
 LAYER_OF = {part: i for i, layer in enumerate(LAYERS) for part in layer}

@@ -113,6 +113,17 @@ def test_doctor_fails_on_a_bad_prices_file(capsys, monkeypatch, tmp_path):
     assert str(bad) in out
 
 
+def test_doctor_reads_the_features_file(capsys, monkeypatch, tmp_path):
+    path = tmp_path / "features.yaml"
+    path.write_text("features:\n  /api/*: api\n  /users/*: users\n")
+    monkeypatch.setenv("TOKENTRAIL_FEATURES_FILE", str(path))
+    assert main(["doctor"]) == 0
+    assert "2 route → feature pattern(s) from TOKENTRAIL_FEATURES_FILE" in capsys.readouterr().out
+    path.write_text("features:\n  /api/*: [api]\n")
+    assert main(["doctor"]) == 1
+    assert f"{path}: features['/api/*']: the feature must be" in capsys.readouterr().out
+
+
 def test_a_bad_prices_file_is_one_line_for_price(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "tokentrail.cli", "price", "gpt-4o", "--input", "10"],

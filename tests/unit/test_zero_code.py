@@ -111,3 +111,27 @@ def test_disabled_by_the_otel_variable(tmp_path, provider):
     out = _run(tmp_path, provider, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=entry_point)
     assert expected[0] not in out
     assert "gen_ai.usage.cost" not in out
+
+
+def test_the_console_command_prints_spans_and_nothing_else(tmp_path):
+    """Without a Collector (the README's first zero-code command): spans on stdout, and no
+    screen of connection errors, or any other message, on stderr."""
+    example = EXAMPLE.parent
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENTRAIL_"))}
+    environ |= {
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OPENAI_API_KEY": "",
+    }
+    result = subprocess.run(
+        [INSTRUMENT, sys.executable, "main.py"],
+        cwd=example,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert '"name": "chat gpt-4o-mini"' in result.stdout

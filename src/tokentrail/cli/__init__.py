@@ -24,6 +24,7 @@ COMMANDS = {
     "price": ".price",
     "doctor": ".doctor",
     "report": ".report",
+    "stack": ".stack",
 }
 
 #: exit statuses

@@ -73,6 +73,9 @@ def run(args: argparse.Namespace | None = None, out: TextIO | None = None) -> in
         overrides = len(runtime.price_book.overrides)
         if overrides:
             say(True, f"{overrides} price override(s) from TOKENTRAIL_PRICES_FILE")
+        if runtime.features is not None:
+            patterns = len(runtime.features.rules)
+            say(True, f"{patterns} route → feature pattern(s) from TOKENTRAIL_FEATURES_FILE")
         if runtime.capture_content:
             say(None, "TOKENTRAIL_CAPTURE_CONTENT is on: prompts and completions go on spans")
     except TokenTrailError as exc:

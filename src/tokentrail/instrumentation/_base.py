@@ -27,7 +27,6 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 
 from .. import _guard
-from ..attribution import current as current_attribution
 from ..runtime import RUNTIME_OPTIONS, Runtime, state
 from ..telemetry.emitter import Call
 from ..telemetry.records import EMPTY_RESPONSE, Request, Response
@@ -137,7 +136,7 @@ def _begin(
     except Exception as exc:
         _guard.report(f"{site}.request", exc)
         return None
-    attribution = current_attribution()
+    attribution = op.runtime.attribution()
     admission = op.runtime.admit(request, attribution)
     if admission is not None and admission.request is not None and admission.refusal is None:
         # a budget's action changed the call: send what it decided
