@@ -108,15 +108,19 @@ class _Reader:
     forward to the wrapped object), a slot ~10 ns. The proxy's ``__next__`` reads one
     attribute, this object's ``next``; everything else happens here."""
 
-    __slots__ = ("add", "call", "observer", "read", "waiting")
+    __slots__ = ("add", "call", "observer", "read", "span_each_read", "waiting")
 
-    def __init__(self, read: Any, observer: StreamObserver, call: Call | None) -> None:
+    def __init__(
+        self, read: Any, observer: StreamObserver, call: Call | None, span_each_read: bool
+    ) -> None:
         #: the wrapped stream's ``__next__``, bound once
         self.read = read
         self.observer = observer
         self.add = observer.add
         #: the call to make current around each read (``ActiveStreamProxy``), or None
         self.call = call
+        #: its span too, at every read (else only until the first item arrives)
+        self.span_each_read = span_each_read
         self.waiting = True
 
     def next(self) -> Any:
@@ -143,7 +147,7 @@ class _Reader:
     def next_active(self) -> Any:
         call = self.call
         while True:
-            call.activate()  # type: ignore[union-attr]
+            call.activate(self.waiting or self.span_each_read)  # type: ignore[union-attr]
             try:
                 item = self.read()
             except StopIteration:
@@ -167,14 +171,20 @@ class StreamProxy(wrapt.ObjectProxy):
     reports itself to an observer. Per item: one read of the proxy's attributes, the wrapped
     stream's ``__next__`` and the observer's ``add`` (``_Reader``)."""
 
-    def __init__(self, wrapped: Any, observer: StreamObserver, call: Call | None = None) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        observer: StreamObserver,
+        call: Call | None = None,
+        span_each_read: bool = True,
+    ) -> None:
         super().__init__(wrapped)
         self._self_observer = observer
         # an iterable that is not its own iterator (botocore's EventStream) gets one now:
         # making it reads nothing
         next_ = getattr(type(wrapped), "__next__", None)
         read = wrapped.__next__ if next_ is not None else iter(wrapped).__next__
-        reader = _Reader(read, observer, call)
+        reader = _Reader(read, observer, call, span_each_read)
         self._self_next = reader.next if call is None else reader.next_active
 
     def __iter__(self) -> Iterator[Any]:
@@ -210,10 +220,18 @@ class StreamProxy(wrapt.ObjectProxy):
 
 class ActiveStreamProxy(StreamProxy):
     """A generator that sends its request inside ``next()`` (google-genai): the call is
-    current around each ``next()``, so that what the SDK does there nests under it."""
+    current around each ``next()``, so that what the SDK does there nests under it.
 
-    def __init__(self, wrapped: Any, observer: StreamObserver, call: Call) -> None:
-        super().__init__(wrapped, observer, call)
+    ``span_each_read=False``: a call that sends one request, in the first ``next()`` (more
+    only in the rare case of an automatic continuation, whose own stream makes the span
+    current again): its span is current until the first item arrives, and only the call
+    (``current_call()``) after that, which is what counts a further request; making the
+    span current costs more than reading a chunk."""
+
+    def __init__(
+        self, wrapped: Any, observer: StreamObserver, call: Call, span_each_read: bool = True
+    ) -> None:
+        super().__init__(wrapped, observer, call, span_each_read)
 
 
 class AsyncStreamProxy(wrapt.ObjectProxy):

@@ -183,7 +183,8 @@ class GenerateContentStream(GenerateContent):
         # the generator sends its requests inside next(): the call is current around each
         if self.asynchronous:
             return AsyncStreamProxy(result, observer, activate=call)
-        return ActiveStreamProxy(result, observer, call)
+        # the fast path sends its one request in the first read
+        return ActiveStreamProxy(result, observer, call, type(call.state) is not Hops)
 
 
 class UserStream:
