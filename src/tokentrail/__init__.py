@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .instrumentation.anthropic import AnthropicInstrumentor
     from .instrumentation.bedrock import BedrockInstrumentor
     from .instrumentation.google_genai import GoogleGenAIInstrumentor
+    from .instrumentation.litellm import LiteLLMInstrumentor
     from .instrumentation.mistralai import MistralInstrumentor
     from .instrumentation.openai import OpenAIInstrumentor
     from .instrumentation.providers import Provider
@@ -54,6 +55,7 @@ __all__ = [
     "ConfigurationError",
     "Cost",
     "GoogleGenAIInstrumentor",
+    "LiteLLMInstrumentor",
     "LogSink",
     "MemoryBudgetStore",
     "MistralInstrumentor",

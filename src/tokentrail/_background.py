@@ -3,14 +3,20 @@
 Putting never blocks the caller: when the queue is full the item is dropped, counted, and the
 first drop is logged. The thread starts with the first item, so a process that never puts
 anything starts no thread.
+
+A forked child (a pre-forking server's worker, ``gunicorn --preload``) has none of its
+parent's threads: each queue forgets its thread and what the parent had queued (the parent's
+work, which the parent does), and starts a thread of its own with the child's first item.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
+import weakref
 from typing import Any
 
 from . import _guard
@@ -29,6 +35,13 @@ class BackgroundQueue:
         self._thread_name = thread_name
         self._full_message = full_message
         self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        _queues.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: no thread yet, nothing queued."""
+        self.queue = queue.Queue(self.queue.maxsize)
+        self._thread = None
         self._start_lock = threading.Lock()
 
     def put(self, item: Any) -> None:
@@ -77,6 +90,18 @@ class BackgroundQueue:
             pass
 
 
+_queues: weakref.WeakSet[BackgroundQueue] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for background in list(_queues):
+        background._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _Deferred(BackgroundQueue):
     """Work that must not run where it was asked for: ending a call from a finaliser
     (``__del__``, a garbage-collected generator) runs tokentrail code that takes locks and may
@@ -92,17 +117,21 @@ class _Deferred(BackgroundQueue):
 
     def _run(self) -> None:
         while True:
-            item = self.queue.get()
+            function, args = self.queue.get()
             try:
-                function, args = item
-                function(*args)
+                self.perform(function, args)
             except Exception as exc:
                 _guard.report(_DEFERRED_SITE, exc)
             finally:
                 self.queue.task_done()
 
+    @staticmethod
+    def perform(function: Any, args: tuple) -> None:
+        """One piece of deferred work (the guarded part of the thread's loop)."""
+        function(*args)
 
-_DEFERRED_SITE = _guard.site("deferred", None)
+
+_DEFERRED_SITE = _guard.site("deferred", "tokentrail._background:_Deferred.perform")
 deferred = _Deferred()
 
 

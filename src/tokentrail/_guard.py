@@ -24,8 +24,8 @@ _lock = threading.Lock()
 _reported: set[str] = set()
 #: internal errors per site since start; exported as the ``tokentrail.internal.errors`` counter
 error_counts: Counter[str] = Counter()
-#: every declared site -> the code it guards (``"module:qualname"``), or None when the site
-#: guards something no test can make fail on its own (a callback list, an import hook)
+#: every declared site -> the code it guards (``"module:qualname"``): a function or method of
+#: its own, which the fault-injection test makes fail (it fails for a site declared with None)
 SITES: dict[str, str | None] = {}
 
 

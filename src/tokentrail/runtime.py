@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -311,6 +312,11 @@ class State:
         deadline = time.monotonic() + timeout
         if not _background.deferred.wait_idle(deadline):
             logger.warning("tokentrail: calls dropped unfinished were not all reported at exit")
+        # what ends the process, if an exception does (a Ctrl-C): the calls it interrupted
+        # end with it (3.12 has sys.last_exc; earlier versions sys.last_value)
+        error = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+        for runtime in self.runtimes():
+            runtime.emitter.end_unfinished(error)
         for runtime in reversed(self.runtimes()):
             runtime.close(max(0.0, deadline - time.monotonic()))
 

@@ -62,6 +62,40 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
+#: the most tokens (or searches) one request may report: a larger count is not one a provider
+#: sends (the largest context windows hold a few million tokens)
+MAX_TOKENS = 10**12
+#: what a count that cannot be read becomes (a value that is not an int, or is negative or
+#: larger than ``MAX_TOKENS``): a negative number so large that any sum it enters stays
+#: negative, so that the usage it is part of is unreadable
+UNREADABLE = -(10**18)
+
+
+class UnreadableUsage(ValueError):
+    """A usage whose parts exceed their whole for the units a model is priced by (raised by
+    pricing; the call is then unpriced)."""
+
+
+def readable(usage: Usage) -> bool:
+    """Whether ``usage`` is one a provider could have reported: every count an ``int`` from 0
+    to ``MAX_TOKENS``, and no part larger than its whole (cache reads and writes within the
+    input, 1-hour writes within the writes, reasoning within the output). An unreadable usage
+    is reported as unpriced, without token counts: never as $0, never as negative tokens."""
+    for n in (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+              usage.cache_write_tokens, usage.cache_write_1h_tokens, usage.reasoning_tokens,
+              usage.web_search_requests, *(n for _, n in usage.details)):  # fmt: skip
+        if n.__class__ is not int or not 0 <= n <= MAX_TOKENS:
+            return False
+    return (
+        usage.cache_read_tokens + usage.cache_write_tokens <= usage.input_tokens
+        and usage.cache_write_1h_tokens <= usage.cache_write_tokens
+        and usage.reasoning_tokens <= usage.output_tokens
+    )
+
+
+#: the usage of a response whose usage is not a record at all (a string, a number, a list)
+UNREADABLE_USAGE = Usage(input_tokens=UNREADABLE)
+
 #: the usual rule of thumb for English text and today's tokenizers
 CHARS_PER_TOKEN = 4
 _TEXT_KEYS = frozenset({"content", "text", "input", "instructions", "arguments", "parts", "system"})

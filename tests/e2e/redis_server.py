@@ -6,25 +6,32 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 from tests.processes import free_port
 
 
 class RedisServer:
-    """A throwaway ``redis-server``: no persistence, loopback only."""
+    """A throwaway ``redis-server``: loopback only, no persistence unless given a directory
+    (then an append-only file written at every command, kept across restarts)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, persist_in: Path | None = None) -> None:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.persist_in = persist_in
         self.process: subprocess.Popen | None = None
 
     def start(self) -> RedisServer:
+        if self.persist_in is None:
+            persistence = ["--save", "", "--appendonly", "no"]
+        else:
+            persistence = ["--save", "", "--appendonly", "yes", "--appendfsync", "always",
+                           "--dir", str(self.persist_in)]  # fmt: skip
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", *persistence],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

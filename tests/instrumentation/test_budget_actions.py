@@ -20,10 +20,12 @@ import pytest
 from google.genai import types
 
 import tokentrail
+from tests.instrumentation.litellm.loops import run_litellm
 from tokentrail import Budget
 from tokentrail.fakes.anthropic import FakeAnthropic
 from tokentrail.fakes.bedrock import FakeBedrock
 from tokentrail.fakes.google_genai import FakeGemini
+from tokentrail.fakes.litellm import FakeProviders
 from tokentrail.fakes.mistral import FakeMistral
 from tokentrail.fakes.openai import FakeOpenAI
 
@@ -229,6 +231,39 @@ def _bedrock(operation: str, family: str = "converse"):
     return call
 
 
+def _litellm(route: str, stream: bool = False, asynchronous: bool = False, router: bool = False):
+    """LiteLLM's ``completion``/``acompletion`` (or a ``Router`` of one deployment) with the
+    model of the ``route`` provider; ``model`` is the provider's name, as budgets see it."""
+
+    def call(fakes: FakeProviders, model: str, cap: int | None) -> Any:
+        import litellm
+
+        target = fakes.route(f"{route}/{model}", max_retries=0)
+        if route == "openai":  # api.openai.com, through a client; the cap as the new argument
+            client = fakes.openai.async_client() if asynchronous else fakes.openai.client()
+            target = {"model": model, "client": client, "max_retries": 0}
+        kwargs: dict[str, Any] = {"messages": MESSAGES, "stream": stream, **target}
+        if cap is not None:
+            kwargs["max_completion_tokens" if route == "openai" else "max_tokens"] = cap
+        functions: Any = litellm
+        if router:
+            functions = litellm.Router(
+                model_list=[{"model_name": "smart", "litellm_params": target}]
+            )
+            kwargs["model"] = "smart"
+        if not asynchronous:
+            result = functions.completion(**kwargs)
+            return list(result) if stream else result
+
+        async def drain() -> Any:
+            result = await functions.acompletion(**kwargs)
+            return [c async for c in result] if stream else result
+
+        return run_litellm(drain())
+
+    return call
+
+
 def _mistral(resource: str, how: str, asynchronous: bool = False):
     def call(fake: FakeMistral, model: str, cap: int | None) -> Any:
         kwargs: dict[str, Any] = {"model": model}
@@ -255,6 +290,12 @@ def _mistral(resource: str, how: str, asynchronous: bool = False):
 
 
 BEDROCK_MESSAGES = [{"role": "user", "content": [{"text": PROMPT}]}]
+
+
+def _sent_through(provider: str, sent: Callable[[Any], tuple[str, int | None]]):
+    return lambda fakes: sent(fakes.fake(provider))
+
+
 OPENAI = ("openai", "gpt-4o", "gpt-4o-mini", FakeOpenAI, openai_sent)
 MISTRAL = ("mistral_ai", "mistral-large-latest", "mistral-small-latest", FakeMistral, mistral_sent)
 #: fill-in-the-middle models (the fake serves any model on any endpoint)
@@ -282,6 +323,10 @@ NOVA_ON_BEDROCK = (
     FakeBedrock,
     bedrock_sent,
 )
+LITELLM_ANTHROPIC = ("litellm", "claude-opus-4-1", "claude-haiku-4-5", FakeProviders,
+                     _sent_through("anthropic", anthropic_sent))  # fmt: skip
+LITELLM_OPENAI = ("litellm", "gpt-4o", "gpt-4o-mini", FakeProviders,
+                  _sent_through("openai", openai_sent))  # fmt: skip
 
 
 def _shape(provider: tuple, name: str, call: Callable) -> Shape:
@@ -325,6 +370,22 @@ SHAPES = [
     _shape(CLAUDE_ON_BEDROCK, "invoke-model-stream", _bedrock("invoke_model_stream", "anthropic")),
     _shape(LLAMA_ON_BEDROCK, "invoke-model-llama", _bedrock("invoke_model", "meta")),
     _shape(NOVA_ON_BEDROCK, "invoke-model-nova", _bedrock("invoke_model", "nova")),
+    _shape(LITELLM_ANTHROPIC, "anthropic", _litellm("anthropic")),
+    _shape(LITELLM_ANTHROPIC, "anthropic-stream", _litellm("anthropic", stream=True)),
+    _shape(LITELLM_ANTHROPIC, "anthropic-async", _litellm("anthropic", asynchronous=True)),
+    _shape(
+        LITELLM_ANTHROPIC,
+        "anthropic-async-stream",
+        _litellm("anthropic", stream=True, asynchronous=True),
+    ),
+    _shape(LITELLM_ANTHROPIC, "router", _litellm("anthropic", router=True)),
+    _shape(
+        LITELLM_ANTHROPIC, "router-async", _litellm("anthropic", asynchronous=True, router=True)
+    ),
+    _shape(LITELLM_OPENAI, "openai", _litellm("openai")),
+    _shape(
+        LITELLM_OPENAI, "openai-async-stream", _litellm("openai", stream=True, asynchronous=True)
+    ),
 ]
 
 

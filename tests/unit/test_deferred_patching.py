@@ -15,7 +15,11 @@ def _run(code: str, prelude: str = "") -> str:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"TOKENTRAIL_STRICT": "1", "PATH": "/usr/bin:/bin"},
+        env={
+            "TOKENTRAIL_STRICT": "1",
+            "PATH": "/usr/bin:/bin",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        },
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -88,7 +92,9 @@ def test_instrument_again_before_the_import_patches_once():
     assert "spans: 1" in out
 
 
-@pytest.mark.parametrize("sdk", ["openai", "anthropic", "google.genai", "boto3", "mistralai"])
+@pytest.mark.parametrize(
+    "sdk", ["openai", "anthropic", "google.genai", "boto3", "mistralai", "litellm"]
+)
 def test_instrument_imports_nothing_heavy(sdk):
     """Importing tokentrail and instrumenting pulls in no SDK module the app did not import."""
     out = _run(
@@ -100,7 +106,8 @@ def test_instrument_imports_nothing_heavy(sdk):
         tokentrail.instrument()
         # a namespace package (e.g. the bare "google" searched for google.genai) runs no code
         new = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in
-                     ("openai", "anthropic", "google", "boto3", "botocore", "mistralai") and
+                     ("openai", "anthropic", "google", "boto3", "botocore", "mistralai",
+                      "litellm") and
                      getattr(sys.modules[m], "__file__", None) is not None)
         print("new SDK modules:", new)
         """

@@ -40,6 +40,11 @@ def test_demo_runs_and_reports(tmp_path):
     cached = {line["feature"] for line in claude if line["cached_tokens"] > 0}
     assert cached == {"analyst", "contracts"}  # the prompt-cache reads after the first call
     assert "OverloadedError" in out
+    # LiteLLM in front of OpenAI and Mistral: the Router's failing deployment falls back
+    through_litellm = {"translate", "drafts", "moderation", "semantic-search"}
+    assert through_litellm <= features
+    moderation = {line["model"] for line in data["lines"] if line["feature"] == "moderation"}
+    assert "mistral-small-latest" in moderation, moderation
     bedrock = [line for line in data["lines"] if line["feature"] in BEDROCK_FEATURES]
     assert {line["feature"] for line in bedrock} == BEDROCK_FEATURES
     assert all(float(line["cost_usd"]) > 0 for line in bedrock)

@@ -15,6 +15,7 @@ from tokentrail.instrumentation._sdk import (
     given_int,
     int_field,
 )
+from tokentrail.usage import UNREADABLE
 
 
 class Declared(pydantic.BaseModel):
@@ -58,8 +59,11 @@ def test_an_undeclared_field_is_none_without_pydantic_getattr(monkeypatch):
 
 def test_counts_and_given_arguments():
     assert count(5) == 5
-    assert count(None) == 0
-    assert count(True) == 0
+    assert count(None) == 0  # not reported: none of that part
+    for unreadable in (True, -1, 10**13, "5", 5.0, [5]):
+        assert count(unreadable) == UNREADABLE
+    assert int_field("5 tokens", "prompt_tokens") == UNREADABLE  # not a record
+    assert int_field(None, "prompt_tokens") == 0
     assert given_int(100) == 100
     assert given_int(True) is None
     assert given_int(object()) is None  # NOT_GIVEN and omit sentinels

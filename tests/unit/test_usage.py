@@ -7,8 +7,16 @@ import dataclasses
 
 import pytest
 
+import tokentrail
+import tokentrail.runtime
 from tokentrail import Usage
-from tokentrail.usage import estimate_tokens
+from tokentrail.usage import (
+    MAX_TOKENS,
+    UNREADABLE_USAGE,
+    UnreadableUsage,
+    estimate_tokens,
+)
+from tokentrail.usage import readable as readable_usage
 
 
 def test_usage_is_a_frozen_dataclass():
@@ -91,3 +99,63 @@ def test_addition_with_something_else_is_a_type_error():
 def test_estimate_tokens(content, tokens):
     """About four characters per token, counting text only (roles, urls, keys are not text)."""
     assert estimate_tokens(content) == tokens
+
+
+@pytest.mark.parametrize(
+    ("usage", "readable"),
+    [
+        (Usage(input_tokens=100, output_tokens=20, cache_read_tokens=60, cache_write_tokens=40,
+               cache_write_1h_tokens=40, reasoning_tokens=20), True),
+        (Usage(), True),  # nothing reported: none of anything
+        (Usage(input_tokens=-1), False),
+        (Usage(input_tokens=MAX_TOKENS + 1), False),
+        (Usage(input_tokens=True), False),  # type: ignore[arg-type]
+        (Usage(input_tokens=3.0), False),  # type: ignore[arg-type]
+        (Usage(input_tokens=10, cache_read_tokens=6, cache_write_tokens=5), False),
+        (Usage(input_tokens=10, cache_write_tokens=2, cache_write_1h_tokens=3), False),
+        (Usage(output_tokens=10, reasoning_tokens=11), False),
+        (Usage(input_tokens=10, details=(("input_audio_tokens", -2),)), False),
+        (UNREADABLE_USAGE, False),
+    ],
+)  # fmt: skip
+def test_a_usage_is_readable_when_its_counts_are_counts_and_its_parts_fit(usage, readable):
+    assert readable_usage(usage) is readable
+
+
+def test_an_unreadable_usage_is_unpriced_without_tokens_never_zero(instrumented, caplog):
+    """The provider's usage is garbage: the call is counted as unpriced, once warned about,
+    with no token counts, never as $0; it is no internal error (strict mode would raise)."""
+    from tokentrail.attribution import EMPTY
+    from tokentrail.telemetry.records import Request, Response
+
+    runtime = tokentrail.runtime.state().runtimes()[-1]
+    for _ in range(2):
+        call = runtime.emitter.start(Request("chat", "openai", "gpt-4o"), EMPTY)
+        call.end(Response(Usage(input_tokens=10, output_tokens=5, reasoning_tokens=6)))
+    for span in instrumented.spans():
+        assert span.attributes["tokentrail.cost.status"] == "unpriced"
+        assert not any(k.startswith("gen_ai.usage.") for k in span.attributes)
+    assert instrumented.value("tokentrail.requests", {"tokentrail.cost.status": "unpriced"}) == 2
+    assert instrumented.value("tokentrail.tokens") == 0
+    assert len([r for r in caplog.records if "cannot be read" in r.getMessage()]) == 1
+
+
+def test_a_breakdown_that_does_not_fit_a_models_prices_is_unpriced_not_an_error(instrumented):
+    """More cached audio than cached tokens: genai-prices refuses it; that is the provider's
+    data, not a bug of ours: unpriced, the tokens kept."""
+    from tokentrail.attribution import EMPTY
+    from tokentrail.telemetry.records import Request, Response
+
+    runtime = tokentrail.runtime.state().runtimes()[-1]
+    usage = Usage(
+        input_tokens=10, output_tokens=5, cache_read_tokens=2,
+        details=(("cache_audio_read_tokens", 5),),
+    )  # fmt: skip
+    call = runtime.emitter.start(Request("chat", "gcp.gemini", "gemini-2.5-flash"), EMPTY)
+    call.end(Response(usage))
+
+    attributes = instrumented.span().attributes
+    assert attributes["tokentrail.cost.status"] == "unpriced"
+    assert attributes["gen_ai.usage.input_tokens"] == 10
+    with pytest.raises(UnreadableUsage):
+        tokentrail.calc_cost(usage, "gemini-2.5-flash", "gcp.gemini")

@@ -28,6 +28,14 @@ from tokentrail.fakes.google_genai import FakeGemini
 client = FakeGemini().client()
 client.models.generate_content(model="gemini-2.5-flash", contents="Hello from zero-code")
 """
+LITELLM_APP = """
+import litellm
+from tokentrail.fakes.litellm import FakeProviders
+
+with FakeProviders() as fakes:
+    litellm.completion(messages=[{"role": "user", "content": "Hello from zero-code"}],
+                       **fakes.route("anthropic/claude-haiku-4-5"))
+"""
 
 BEDROCK_APP = """
 from tokentrail.fakes.bedrock import FakeBedrock
@@ -61,6 +69,8 @@ CASES = {
     # mistralai 1.10 to 2.x trace their calls themselves under the global tracer provider
     "mistralai": ("tokentrail_mistralai", MISTRAL_APP,
                   ['"tokentrail.cost.status": "priced"', "chat mistral-small-latest"]),
+    "litellm": ("tokentrail_litellm", LITELLM_APP,
+                ["chat claude-haiku-4-5", '"gen_ai.provider.name": "anthropic"']),
 }  # fmt: skip
 
 

@@ -2,7 +2,9 @@
 daemon thread, a bounded queue, batches of up to ``BATCH`` records in one store operation.
 
 While the store is down a batch is retried every ``store.retry_after`` seconds and new
-records queue up (then are dropped, counted, once the queue is full). At exit (and at
+records queue up (then are dropped, counted, once the queue is full). Each batch has a
+number, so that one whose write succeeded but whose reply was lost with the connection is
+not counted again when it is retried. At exit (and at
 ``uninstrument()``) what is queued is written with one attempt each until a deadline; what
 could not be written is logged with its amount.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +26,7 @@ from .stores import BudgetStore
 
 logger = logging.getLogger("tokentrail")
 
-_RECORDER = _guard.site("budgets.recorder", None)
+_RECORDER = _guard.site("budgets.recorder", "tokentrail.budgets.recorder:Recorder._process")
 
 
 class Recorder(BackgroundQueue):
@@ -55,6 +58,13 @@ class Recorder(BackgroundQueue):
         self._read = read
         self._read_pending = False
         self._stopping = threading.Event()
+        #: names this process's writes, so that a batch retried after a lost reply counts once
+        self.writer = uuid.uuid4().hex
+        self._batches = 0
+
+    def _forked(self) -> None:
+        super()._forked()
+        self.writer = uuid.uuid4().hex  # the child writes batches of its own
 
     def submit(self, item: tuple) -> None:
         if item[0] == "read":
@@ -85,7 +95,11 @@ class Recorder(BackgroundQueue):
         records = [item for item in batch if item[0] == "record"]
         if records:
             charges = [charge for item in records for charge in item[2]]
-            results = self._with_retry(lambda: self.store.record(charges), len(records))
+            self._batches += 1
+            number = (self.writer, self._batches)
+            results = self._with_retry(
+                lambda: self.store.record(charges, batch=number), len(records)
+            )
             if results is not None:
                 i = 0
                 for _, matched, item_charges, call in records:

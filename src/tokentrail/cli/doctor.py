@@ -59,6 +59,8 @@ def run(args: argparse.Namespace | None = None, out: TextIO | None = None) -> in
             if other_version is not None:
                 say(None, f"{other} {other_version} is installed too: if both instrument "
                           f"{distribution}, each call is reported twice")  # fmt: skip
+        for note in provider.notes:
+            say(None, note)
 
     print("\nConfiguration", file=out)
     disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.util
 import json
 import threading
 import time
@@ -46,9 +47,22 @@ _WORDS = [
 
 
 def http_module(sdk_base_client: str) -> Any:
-    """``httpx2`` or ``httpx``: whichever the SDK's base client uses (openai >= 3 uses httpx2)."""
+    """``httpx2`` or ``httpx``: whichever the SDK's base client uses (openai >= 3 uses httpx2).
+    Without the SDK, ``httpx``: the fake then serves another client on a loopback port
+    (``_loopback.serve``; LiteLLM reaches Anthropic without the anthropic SDK)."""
+    if not _installed(sdk_base_client.rsplit(".", 1)[0]):
+        import httpx
+
+        return httpx
     module = importlib.import_module(sdk_base_client)
     return getattr(module, "httpx2", None) or module.httpx
+
+
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
 
 
 def text_of(n_words: int, seed: str = "") -> str:
@@ -134,6 +148,15 @@ class FakeServer:
         self._stream_breaks: deque[StreamBreak] = deque()
         self._seen_prefixes: set[str] = set()
         self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Start over: forget the requests, queued failures and cached prefixes, so that the
+        same calls get the same answers again (ids count the requests) without new clients."""
+        with self._lock:
+            self.requests.clear()
+            self._failures.clear()
+            self._stream_breaks.clear()
+            self._seen_prefixes.clear()
 
     def fail_next(
         self,

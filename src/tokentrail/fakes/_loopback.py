@@ -3,7 +3,8 @@
 
 The fake behind it answers ``Reply`` objects; a reply's ``parts`` go out as chunks of a
 chunked body, and ``drop=True`` closes the connection after them without ending the body,
-as a connection lost mid-stream does.
+as a connection lost mid-stream does. ``serve(fake)`` puts a fake written for a mock
+transport (a ``handler(request) -> response`` of ``httpx``/``httpx2``) behind one.
 """
 
 from __future__ import annotations
@@ -69,6 +70,39 @@ class _Server(ThreadingHTTPServer):
         """A client that goes away (a stream closed early, a timeout) is no error here."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+#: headers that belong to one HTTP hop: the loopback server frames its body itself
+_HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding"})
+
+
+def serve(fake: Any) -> LoopbackServer:
+    """A loopback server answering as ``fake`` does through a mock transport: its
+    ``handler`` gets the request as the SDK's HTTP library (``fake.http()``) would carry it.
+    An exception the fake was told to raise (``raise_next``) closes the connection without
+    an answer; a body that breaks off (``break_next_stream``) drops it mid-body."""
+    http = fake.http()
+
+    def app(received: Received) -> Reply:
+        request = http.Request(
+            received.method,
+            "http://127.0.0.1" + received.path,
+            headers=received.headers,
+            content=received.body,
+        )
+        try:
+            response = fake.handler(request)
+        except Exception:
+            return Reply(0)
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_HEADERS}
+        parts: list[bytes] = []
+        try:
+            parts.extend(response.stream)
+        except Exception:  # the HTTP library's read error of a body cut short
+            return Reply(response.status_code, headers, parts, drop=True)
+        return Reply(response.status_code, headers, parts)
+
+    return LoopbackServer(app)
 
 
 def _handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:

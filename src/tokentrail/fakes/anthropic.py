@@ -59,6 +59,8 @@ class FakeAnthropic(FakeServer):
     """
 
     sdk_base_client = "anthropic._base_client"
+    #: the API key its clients send (set another on an instance to look for it elsewhere)
+    api_key = "sk-ant-fake-key-for-tests"
 
     def __init__(
         self,
@@ -72,6 +74,10 @@ class FakeAnthropic(FakeServer):
         self.stream_chunks = stream_chunks
         #: the headers of each request, in order (``traceparent`` ...)
         self.request_headers: list[dict[str, str]] = []
+
+    def reset(self) -> None:
+        super().reset()
+        self.request_headers.clear()
 
     def error_body(self, status: int) -> dict[str, Any]:
         kind = _ERROR_TYPES.get(status, "api_error")
@@ -88,7 +94,7 @@ class FakeAnthropic(FakeServer):
 
         http = self.http()
         return anthropic.Anthropic(
-            api_key="sk-ant-fake-key-for-tests",
+            api_key=self.api_key,
             base_url=base_url,
             http_client=http.Client(transport=http.MockTransport(self.handler)),
             **_client_options(kwargs),
@@ -99,7 +105,7 @@ class FakeAnthropic(FakeServer):
 
         http = self.http()
         return anthropic.AsyncAnthropic(
-            api_key="sk-ant-fake-key-for-tests",
+            api_key=self.api_key,
             base_url=base_url,
             http_client=http.AsyncClient(transport=http.MockTransport(self.handler)),
             **_client_options(kwargs),

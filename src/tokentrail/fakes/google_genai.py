@@ -52,6 +52,8 @@ class FakeGemini(FakeServer):
     """
 
     sdk_base_client = "google.genai._api_client"
+    #: the API key its clients send (set another on an instance to look for it elsewhere)
+    api_key = "fake-gemini-key-for-tests"
 
     def __init__(
         self,
@@ -71,6 +73,10 @@ class FakeGemini(FakeServer):
         self.embed_usage = embed_usage
         #: streams that fail after this many chunks (``break_next_stream``)
         self._broken_streams: deque[tuple[int, int]] = deque()
+
+    def reset(self) -> None:
+        super().reset()
+        self._broken_streams.clear()
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -107,7 +113,7 @@ class FakeGemini(FakeServer):
                 credentials=_credentials(),
                 http_options=options,
             )
-        return genai.Client(api_key="fake-gemini-key-for-tests", http_options=options)
+        return genai.Client(api_key=self.api_key, http_options=options)
 
     def break_next_stream(self, after: int = 1, status: int = 503) -> None:
         """The next stream sends ``after`` chunks, then an error event."""
@@ -125,6 +131,8 @@ class FakeGemini(FakeServer):
         body = json.loads(request.content or b"{}")
         failure = self._record(path, body)
         if failure is not None:
+            if failure.exception is not None:
+                raise failure.exception
             return http.Response(failure.status, json=failure.body, headers=failure.headers)
         model = _model_of(path)
         vertex = "/projects/" in path

@@ -58,6 +58,8 @@ class FakeOpenAI(FakeServer):
     """
 
     sdk_base_client = "openai._base_client"
+    #: the API key its clients send (set another on an instance to look for it elsewhere)
+    api_key = "sk-fake-key-for-tests"
 
     def __init__(
         self,
@@ -83,7 +85,7 @@ class FakeOpenAI(FakeServer):
 
         http = self.http()
         return openai.OpenAI(
-            api_key="sk-fake-key-for-tests",
+            api_key=self.api_key,
             base_url=base_url,
             http_client=http.Client(transport=http.MockTransport(self.handler)),
             max_retries=0,
@@ -95,7 +97,7 @@ class FakeOpenAI(FakeServer):
 
         http = self.http()
         return openai.AsyncOpenAI(
-            api_key="sk-fake-key-for-tests",
+            api_key=self.api_key,
             base_url=base_url,
             http_client=http.AsyncClient(transport=http.MockTransport(self.handler)),
             max_retries=0,
@@ -165,7 +167,10 @@ class FakeOpenAI(FakeServer):
         return http.Response(200, text=text, headers=headers)
 
     def _serial(self, body: dict[str, Any]) -> str:
-        return f"{stable_int(json.dumps(body), len(self.requests), modulo=10**12):012d}"
+        # what the answer is about, not how it is delivered: asking for usage in a stream (as
+        # tokentrail does) does not change the ids the caller sees
+        content = {k: v for k, v in body.items() if k != "stream_options"}
+        return f"{stable_int(json.dumps(content), len(self.requests), modulo=10**12):012d}"
 
     # chat completions
 

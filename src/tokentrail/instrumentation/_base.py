@@ -18,6 +18,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 
 from .. import _guard
+from ..names import OP_EMBEDDINGS
 from ..runtime import RUNTIME_OPTIONS, Runtime, state
 from ..telemetry.emitter import Call
 from ..telemetry.records import EMPTY_RESPONSE, Request, Response
@@ -57,6 +59,8 @@ class Operation:
     ``prepare`` (the keyword arguments to send, and the state to keep), the SDK method, then
     ``result`` (or ``failed``). Each step is a guarded site of its own, named
     ``"<site>.<step>"`` (declared here for every subclass, for the fault-injection test).
+    Ending the call after a step failed is the emitter's work, the same for every operation:
+    sites ``call.end`` and ``call.fail``.
     """
 
     #: names the call in internal-error reports
@@ -65,10 +69,11 @@ class Operation:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "site" in cls.__dict__:
-            for step in ("request", "apply", "prepare", "result", "failed"):
+            steps = ["request", "apply", "prepare", "result", "failed"]
+            if getattr(cls, "operation", None) == OP_EMBEDDINGS:
+                steps.remove("apply")  # no budget action changes an embeddings call
+            for step in steps:
                 _guard.site(f"{cls.site}.{step}", f"{cls.__module__}:{cls.__qualname__}.{step}")
-            _guard.site(f"{cls.site}.end", None)
-            _guard.site(f"{cls.site}.fail", None)
 
     def __init__(self, runtime: Runtime, asynchronous: bool = False) -> None:
         self.runtime = runtime
@@ -79,6 +84,11 @@ class Operation:
 
     def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
         raise NotImplementedError
+
+    #: the call reports everything it sends, also what it sends through another SDK that
+    #: tokentrail instruments (LiteLLM calls the openai SDK): instrumented methods called
+    #: while it runs are part of it and report nothing of their own (``covered()``)
+    covers_sdk_calls: ClassVar[bool] = False
 
     def traced(self, instance: Any) -> bool:
         """Whether the call gets a tokentrail span (False when another span already carries
@@ -119,10 +129,21 @@ class Operation:
     def response(self, result: Any) -> Response:
         return EMPTY_RESPONSE
 
+    def passthrough(self, call: Call, result: Any) -> Any:
+        """What the caller gets when ``result`` failed: the SDK's result, as it would be had
+        ``prepare`` not changed the request (an item tokentrail asked for stays hidden)."""
+        return result
+
     def failed(self, call: Call, exc: BaseException) -> None:
         """The SDK call raised ``exc``: end ``call`` with what arrived before (usually
         nothing; a Gemini call may have finished model requests that were billed)."""
         call.fail(exc)
+
+
+_END = _guard.site("call.end", "tokentrail.telemetry.emitter:Call.end")
+_FAIL = _guard.site("call.fail", "tokentrail.telemetry.emitter:Call.fail")
+_APPLY = "tokentrail.instrumentation._base:TokenTrailInstrumentor._apply"
+_PATCH = _guard.site("instrument.patch", _APPLY)
 
 
 def _begin(
@@ -168,9 +189,40 @@ def _begin(
         try:
             call.fail(admission.refusal)
         except Exception as error:
-            _guard.report(f"{site}.fail", error)
+            _guard.report(_FAIL, error)
         raise admission.refusal
     return call, kwargs
+
+
+class _Cover:
+    """Marks the context of a running call whose operation ``covers_sdk_calls``.
+
+    Closed when the call returns, not only reset: a context copied while it ran (a thread or
+    a task the client started for its callbacks) is covered no longer once the call is over.
+    """
+
+    __slots__ = ("_token", "open")
+
+    def __init__(self) -> None:
+        self.open = True
+        self._token = _cover.set(self)
+
+    def close(self) -> None:
+        self.open = False
+        _cover.reset(self._token)
+
+
+_cover: ContextVar[_Cover | None] = ContextVar("tokentrail_cover", default=None)
+
+
+def covered() -> bool:
+    """Whether an instrumented method called now is part of a call already being reported
+    (one usage span per billable call: a LiteLLM call that goes through the openai SDK is
+    LiteLLM's span only). Only that: a call made inside another instrumented call that does
+    not cover its SDK calls (a Gemini tool function that calls a model) is a call of its own.
+    """
+    cover = _cover.get()
+    return cover is not None and cover.open
 
 
 def _fail(op: Operation, call: Call, exc: BaseException) -> None:
@@ -181,7 +233,7 @@ def _fail(op: Operation, call: Call, exc: BaseException) -> None:
     try:
         call.fail(exc)  # does nothing if op.failed ended it
     except Exception as error:
-        _guard.report(f"{op.site}.fail", error)
+        _guard.report(_FAIL, error)
 
 
 def _complete(op: Operation, call: Call, result: Any) -> Any:
@@ -192,8 +244,12 @@ def _complete(op: Operation, call: Call, result: Any) -> Any:
     try:
         call.end(EMPTY_RESPONSE)
     except Exception as exc:
-        _guard.report(f"{op.site}.end", exc)
-    return result
+        _guard.report(_END, exc)
+    try:
+        return op.passthrough(call, result)
+    except Exception as exc:
+        _guard.report(f"{op.site}.result", exc)
+        return result
 
 
 def _current(wrapped: Callable[..., Any], instance: Any, wrapper: Callable[..., Any]) -> Any:
@@ -210,22 +266,29 @@ def _current(wrapped: Callable[..., Any], instance: Any, wrapper: Callable[..., 
 
 
 def sync_wrapper(op: Operation) -> Callable[..., Any]:
+    covers = op.covers_sdk_calls
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         if op.runtime.closed:
             return _current(wrapped, instance, wrapper)(*args, **kwargs)
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or covered():
             return wrapped(*args, **kwargs)
         begun = _begin(op, instance, args, kwargs)
         if begun is None:
             return wrapped(*args, **kwargs)
         call, kwargs = begun
         call.activate()
+        cover = _Cover() if covers else None
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
+            if cover is not None:
+                cover.close()
             call.deactivate()
             _fail(op, call, exc)
             raise
+        if cover is not None:
+            cover.close()
         call.deactivate()
         return _complete(op, call, result)
 
@@ -237,6 +300,7 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
     """For ``Async*`` methods, whether they are ``async def`` or a ``def`` returning a
     coroutine (openai and anthropic wrap ``create`` in a plain ``def``): the wrapper is a plain
     ``def`` that returns our coroutine, so the budget check runs when the caller awaits."""
+    covers = op.covers_sdk_calls
 
     async def run(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         begun = _begin(op, instance, args, kwargs)
@@ -244,19 +308,24 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
             return await wrapped(*args, **kwargs)
         call, kwargs = begun
         call.activate()
+        cover = _Cover() if covers else None
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
+            if cover is not None:
+                cover.close()
             call.deactivate()
             _fail(op, call, exc)
             raise
+        if cover is not None:
+            cover.close()
         call.deactivate()
         return _complete(op, call, result)
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         if op.runtime.closed:
             return _current(wrapped, instance, wrapper)(*args, **kwargs)
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or covered():
             return wrapped(*args, **kwargs)
         return run(wrapped, instance, args, kwargs)
 
@@ -266,7 +335,8 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
 
 @dataclass(frozen=True)
 class Patch:
-    """One SDK method to wrap: ``module``'s ``cls.method`` with a wrapper built for a runtime.
+    """One SDK method to wrap: ``module``'s ``cls.method`` (``cls`` empty: the module's
+    function ``method``) with a wrapper built for a runtime.
 
     ``make_wrapper`` runs when the patch is applied (the module is imported by then); it may
     return None to skip the patch for this SDK version."""
@@ -278,7 +348,8 @@ class Patch:
 
 
 def patch(module: str, target: str, operation: type[Operation], *, asynchronous: bool) -> Patch:
-    cls, method = target.split(".")
+    """``target``: ``"Class.method"``, or ``"function"`` for a function of the module."""
+    cls, _, method = target.rpartition(".")
     factory = async_wrapper if asynchronous else sync_wrapper
     return Patch(module, cls, method, lambda runtime: factory(operation(runtime, asynchronous)))
 
@@ -310,7 +381,9 @@ class TokenTrailInstrumentor(BaseInstrumentor):
                 state().add(runtime)
             else:
                 runtime = self._tokentrail_shared = state().acquire_shared()
-        self._tokentrail_patched: list[tuple[type, str]] = []
+        self._tokentrail_patched: list[tuple[Any, str]] = []
+        #: the wrappers this instrumentor installed (to recognise one under another name)
+        self._tokentrail_wrappers: list[Any] = []
         self._tokentrail_runtime = runtime
         for target in self.patches():
             module = sys.modules.get(target.module)
@@ -319,27 +392,38 @@ class TokenTrailInstrumentor(BaseInstrumentor):
                 # use): patch it when the app imports it, instead of importing it now.
                 _when_imported(target.module, self, target)
             else:
-                self._apply(module, target)
+                try:
+                    self._apply(module, target)
+                except Exception as exc:  # never break the app's instrument(): skip the patch
+                    _guard.report(_PATCH, exc)
 
     def _apply(self, module: ModuleType, target: Patch) -> None:
-        owner = getattr(module, target.cls, None)
+        owner = getattr(module, target.cls, None) if target.cls else module
         if owner is None or not hasattr(owner, target.method):
             logger.debug("tokentrail: %s.%s.%s not found", target.module, target.cls, target.method)
             return
         if (owner, target.method) in self._tokentrail_patched:
             return  # an alias of a class already patched (openai's beta.chat since 1.92)
+        current = owner.__dict__.get(target.method)
+        if any(current is wrapped for wrapped in self._tokentrail_wrappers):
+            # a function this instrumentor wrapped, imported under another name (a package
+            # that re-exports its submodule's functions): restored with it, not wrapped twice
+            self._tokentrail_patched.append((owner, target.method))
+            return
         wrapper = target.make_wrapper(self._tokentrail_runtime)
         if wrapper is None:
             return  # the patch declined: the SDK lacks something it needs
         _warn_if_foreign(owner, target.method)
         wrapt.wrap_function_wrapper(owner, target.method, wrapper)
         self._tokentrail_patched.append((owner, target.method))
+        self._tokentrail_wrappers.append(owner.__dict__[target.method])
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _forget(self)
         for owner, method in reversed(getattr(self, "_tokentrail_patched", ())):
             unwrap(owner, method)
         self._tokentrail_patched = []
+        self._tokentrail_wrappers = []
         if getattr(self, "_tokentrail_owned", None) is not None:
             self._tokentrail_owned.close()
             self._tokentrail_owned = None
@@ -348,7 +432,7 @@ class TokenTrailInstrumentor(BaseInstrumentor):
             self._tokentrail_shared = None
 
 
-_DEFERRED_PATCH = _guard.site("instrument.deferred", None)
+_DEFERRED_PATCH = _guard.site("instrument.deferred", _APPLY)
 
 # Patches waiting for their module to be imported: module name -> [(instrumentor, patch)].
 # One wrapt post-import hook per module name for the life of the process (wrapt has no way to
@@ -388,7 +472,7 @@ def _forget(instrumentor: TokenTrailInstrumentor) -> None:
                 del _waiting[module]
 
 
-def _warn_if_foreign(owner: type, method: str) -> None:
+def _warn_if_foreign(owner: Any, method: str) -> None:
     """Another instrumentation already wraps this method: its spans and ours would both count
     the call. Say so once, at instrument time."""
     current = owner.__dict__.get(method)
@@ -398,7 +482,7 @@ def _warn_if_foreign(owner: type, method: str) -> None:
         logger.warning(
             "tokentrail: %s.%s is already wrapped by %s; two instrumentations of the same SDK "
             "report each call twice (disable one, e.g. with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS)",
-            owner.__qualname__,
+            getattr(owner, "__qualname__", owner.__name__),  # a class, or a module
             method,
             getattr(wrapper, "__module__", "another instrumentation"),
         )

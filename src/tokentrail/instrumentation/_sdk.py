@@ -9,10 +9,12 @@ arguments may be the SDKs' ``NOT_GIVEN``/``omit`` sentinels: those are "not give
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
+
+from ..usage import MAX_TOKENS, UNREADABLE
 
 
 def field(obj: Any, name: str) -> Any:
@@ -75,18 +77,41 @@ def is_mapping(value: Any) -> bool:
 
 
 def int_field(obj: Any, name: str) -> int:
-    """An integer field (a token count), 0 when absent or None."""
+    """A count field of a usage record (``count``); 0 when the record is absent, ``UNREADABLE``
+    when it is not a record."""
+    if obj is not None and not is_record(obj):
+        return UNREADABLE
     return count(field(obj, name))
 
 
 def count(value: Any) -> int:
-    """A token count: the value if it is an int, else 0."""
-    return value if value.__class__ is int else 0
+    """A token count: the value if it is an int from 0 to ``MAX_TOKENS``, 0 when absent
+    (None: the provider did not report that part), else ``UNREADABLE`` (a wrong type, a
+    negative or absurd number), which makes the whole usage unreadable (``usage.readable``)."""
+    if value.__class__ is int:
+        return value if 0 <= value <= MAX_TOKENS else UNREADABLE
+    return 0 if value is None else UNREADABLE
+
+
+def is_record(obj: Any) -> bool:
+    """Whether ``obj`` can hold fields: an SDK model, a plain object or decoded JSON (a
+    usage that is a string, a number or a list is not)."""
+    return obj.__class__ is dict or hasattr(obj, "__dict__")
 
 
 def given_int(value: Any) -> int | None:
     """An int argument, or None for absent/None/NOT_GIVEN/omit."""
     return value if isinstance(value, int) and value.__class__ is not bool else None
+
+
+def first_given_int(kwargs: Mapping[str, Any], names: Iterable[str]) -> int | None:
+    """The first of the arguments ``names`` given as an int (an output cap that an SDK takes
+    under several names)."""
+    for name in names:
+        value = given_int(kwargs.get(name))
+        if value is not None:
+            return value
+    return None
 
 
 def given_float(value: Any) -> float | None:

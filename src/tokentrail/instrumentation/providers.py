@@ -29,6 +29,9 @@ class Provider:
     extra: str
     #: other instrumentations of the same SDK: installed together, each call is reported twice
     others: tuple[str, ...] = ()
+    #: competing tracing that is configured in the application's code, where ``tokentrail
+    #: doctor`` cannot see it: said whenever the SDK is installed
+    notes: tuple[str, ...] = ()
     #: its page in docs/, if it has one
     docs: str | None = None
 
@@ -134,6 +137,24 @@ PROVIDERS: tuple[Provider, ...] = (
             "traceloop-sdk",
         ),
         docs="docs/mistralai.md",
+    ),
+    Provider(
+        "litellm",
+        "litellm",
+        "litellm",
+        "LiteLLMInstrumentor",
+        extra="litellm",
+        others=(
+            "opentelemetry-instrumentation-litellm",
+            "openinference-instrumentation-litellm",
+            "openlit",
+            "traceloop-sdk",
+        ),
+        notes=(
+            "LiteLLM's own OpenTelemetry callback (litellm.callbacks = ['otel']) reports each "
+            "call too: leave it off (tokentrail warns when it finds it on)",
+        ),
+        docs="docs/litellm.md",
     ),
 )
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from importlib.metadata import version
 from typing import Any
 
-from ..usage import Usage
+from ..usage import UnreadableUsage, Usage
 from .rates import USAGE_KEYS, CompiledPrice, Tiered
 
 GENAI_PRICES_SOURCE = f"genai-prices {version('genai-prices')}"
@@ -66,7 +66,10 @@ class Resolved:
     def cost(self, usage: Usage) -> Decimal:
         if self.compiled is not None and not usage.details:
             return self.compiled.cost(usage)
-        return self.delegate.calc_price(_genai_usage(usage))["total_price"]
+        try:
+            return self.delegate.calc_price(_genai_usage(usage))["total_price"]
+        except ValueError as exc:  # genai-prices: a part exceeds its whole
+            raise UnreadableUsage(str(exc)) from exc
 
 
 def resolve(

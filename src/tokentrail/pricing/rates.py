@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..usage import Usage
+from ..usage import UnreadableUsage, Usage
 
 # Usage attribute for each genai-prices usage key we report. Order: most specific first, so
 # that each unit's leaf count can subtract the leaves of its priced descendants.
@@ -96,7 +96,7 @@ class CompiledPrice:
             for d in descendants:
                 count -= leaves[d]
             if count < 0:
-                raise ValueError(f"usage is inconsistent: {attr} is smaller than its parts")
+                raise UnreadableUsage(f"usage is inconsistent: {attr} is smaller than its parts")
             leaves[attr] = count
             if count:
                 if rate.__class__ is Tiered:

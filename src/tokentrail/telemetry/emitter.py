@@ -21,6 +21,7 @@ instruments read at collection time.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -38,11 +39,13 @@ from .. import names as sc
 from ..attribution import Attribution
 from ..pricing import PriceBook
 from ..pricing.cost import NOT_BILLED, UNPRICED_COST, Cost
-from ..usage import Usage, estimate_tokens
+from ..usage import UnreadableUsage, Usage, estimate_tokens, readable
 from ..version import __version__
 from .failures import may_have_been_billed
 from .instruments import CallInstruments
 from .records import EMPTY_RESPONSE, Request, Response
+
+logger = logging.getLogger("tokentrail")
 
 #: distinct metric attribute sets kept before new ones fold into one overflow series
 _MAX_SERIES = 2000
@@ -53,7 +56,8 @@ _current_call: ContextVar[Call | None] = ContextVar("tokentrail_current_call", d
 _PRICING = _guard.site("pricing", "tokentrail.pricing.book:PriceBook.cost")
 _SPAN = _guard.site("span", "tokentrail.telemetry.emitter:Call.span_attributes")
 _METRICS = _guard.site("metrics", "tokentrail.telemetry.emitter:Emitter.record")
-_LISTENER = _guard.site("listener", None)
+#: the listeners are the budget tracker's (the only one tokentrail adds)
+_LISTENER = _guard.site("listener", "tokentrail.budgets.tracker:BudgetTracker.on_call_end")
 
 
 def current_call() -> Call | None:
@@ -116,6 +120,9 @@ class Emitter:
         self.meter = metrics.get_meter(sc.SCOPE_NAME, __version__, meter_provider)
         #: called with each ended ``Call`` (budgets, alerts); each is guarded
         self.listeners: list[Callable[[Call], None]] = []
+        self._unreadable_warned: set[tuple[str, str | None]] = set()
+        #: the calls started and not ended yet (``end_unfinished``)
+        self._open: dict[int, Call] = {}
         self._series: dict[tuple, _Series] = {}
         self._lock = threading.Lock()
         self.instruments = CallInstruments(
@@ -183,7 +190,29 @@ class Emitter:
                 attributes=attributes,
                 start_time=start_time,
             )
-        return Call(self, request, attribution, span, admission, state, start_time)
+        call = Call(self, request, attribution, span, admission, state, start_time)
+        self._open[id(call)] = call
+        return call
+
+    def end_unfinished(self, error: BaseException | None) -> int:
+        """End the calls that were started and are not over (at exit: a stream never read
+        to its end nor closed, or a call a Ctrl-C interrupted between tokentrail's steps),
+        with ``error`` (the exception that ends the process, if any); how many there were."""
+        unfinished = list(self._open.values())
+        for call in unfinished:
+            try:
+                if not call.ended:
+                    if error is None:
+                        call.end(EMPTY_RESPONSE)
+                    else:
+                        call.fail(error)
+                else:  # ending it was interrupted: end its span, if that was not reached
+                    if call.span is not None and getattr(call.span, "end_time", None) is None:
+                        call.span.end()
+                    self._open.pop(id(call), None)
+            except Exception as exc:
+                _guard.report(_SPAN, exc)
+        return len(unfinished)
 
     def finish(
         self,
@@ -195,32 +224,26 @@ class Emitter:
     ) -> None:
         """End ``call`` (``Call.end``/``fail`` come here once): price it, end its span,
         record its metrics, tell the listeners. Each part fails on its own: a bug in one must
-        neither leave the span open nor keep the spend from the budgets."""
-        usage = response.usage
-        if container:
-            usage, cost = None, NOT_BILLED  # its requests were priced as child calls
-        elif usage is not None:  # the usual call: priced from what it reported
-            request = call.request
-            try:
-                cost = self.price_book.cost(
-                    usage, request.provider, response.model, request.model, response.price_context
-                )
-            except Exception as exc:  # a price that cannot be computed is an unpriced call
-                _guard.report(_PRICING, exc)
-                cost = UNPRICED_COST
-        else:
-            usage, cost = self._unreported(call.request, response, error)
-        call.finished(response, error, end_time, container, usage, cost)
+        neither leave the span open nor keep the spend from the budgets; and a Ctrl-C that
+        lands here still ends the span."""
         span = call.span
-        if span is not None:
-            try:
-                span.set_attributes(call.span_attributes())
-                if call.error_type is not None:
-                    span.set_status(Status(StatusCode.ERROR, call.error_type))
-            except Exception as exc:
-                _guard.report(_SPAN, exc)
-            finally:
+        try:
+            if container:
+                usage, cost = None, NOT_BILLED  # its requests were priced as child calls
+            else:
+                usage, cost = self._priced(call.request, response, error)
+            call.finished(response, error, end_time, container, usage, cost)
+            if span is not None:
+                try:
+                    span.set_attributes(call.span_attributes())
+                    if call.error_type is not None:
+                        span.set_status(Status(StatusCode.ERROR, call.error_type))
+                except Exception as exc:
+                    _guard.report(_SPAN, exc)
+        finally:
+            if span is not None:
                 span.end(end_time)
+            self._open.pop(id(call), None)
         if not container:
             try:
                 self.record(call)
@@ -232,25 +255,49 @@ class Emitter:
             except Exception as exc:
                 _guard.report(_LISTENER, exc)
 
-    def _unreported(
+    def _priced(
         self, request: Request, response: Response, error: BaseException | None
     ) -> tuple[Usage | None, Cost]:
-        """The usage and cost of a call that reported no usage. A failure cost nothing (an
-        error response is not billed), unless the request may have reached the model before
-        it failed (``failures``): then its input is estimated from the prompt."""
-        if error is None:
+        """The call's usage and what it cost. A failure without usage cost nothing (an error
+        response is not billed), unless the request may have reached the model before it
+        failed (``failures``): then its input is estimated from the prompt. A usage that
+        cannot be read (``usage.readable``) is unpriced and has no token counts."""
+        usage = response.usage
+        if usage is None:
+            if error is None:
+                return None, UNPRICED_COST
+            if not may_have_been_billed(error):
+                return None, NOT_BILLED
+            usage = Usage(input_tokens=estimate_tokens(request.prompt), estimated=True)
+        elif not readable(usage):
+            self._unreadable(request, response, "a count that is not a whole number of tokens")
             return None, UNPRICED_COST
-        if not may_have_been_billed(error):
-            return None, NOT_BILLED
-        usage = Usage(input_tokens=estimate_tokens(request.prompt), estimated=True)
         try:
             cost = self.price_book.cost(
                 usage, request.provider, response.model, request.model, response.price_context
             )
-        except Exception as exc:
+        except UnreadableUsage as exc:  # odd data from the provider, not our error
+            self._unreadable(request, response, str(exc))
+            cost = UNPRICED_COST
+        except Exception as exc:  # a price that cannot be computed is an unpriced call
             _guard.report(_PRICING, exc)
             cost = UNPRICED_COST
         return usage, cost
+
+    def _unreadable(self, request: Request, response: Response, why: str) -> None:
+        """Warn once per provider and model that its usage could not be read."""
+        model = response.model or request.model
+        key = (request.provider, model if isinstance(model, str) else None)
+        if key in self._unreadable_warned or len(self._unreadable_warned) > 1000:
+            return
+        self._unreadable_warned.add(key)
+        logger.warning(
+            "tokentrail: %s reported a usage for %r that cannot be read (%s): such calls are "
+            "counted as unpriced, never as $0",
+            request.provider,
+            key[1],
+            why,
+        )
 
     # -- metrics -------------------------------------------------------------------------------
 

@@ -11,6 +11,10 @@ Such a call is reported as ``estimated`` (its input from the prompt, its output 
 The SDKs wrap their HTTP library's errors (``openai.APITimeoutError`` from
 ``httpx.ReadTimeout``, botocore's ``ReadTimeoutError`` ...), so the whole chain of causes is
 read, by class name, without importing any SDK. docs/reliability.md has the table.
+
+LiteLLM gives every error an HTTP status, also when no response arrived (408 for a timeout,
+500 for a refused or lost connection): its statuses do not say "an error response", the
+errors beneath them do (the HTTP library's, or the provider SDK's).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ def may_have_been_billed(error: BaseException) -> bool:
     seen = 0
     current: BaseException | None = error
     while current is not None and seen < 8:
-        if _is_error_response(current):
+        if _is_error_response(current) and not _status_of_its_own(current):
             return False
         names = {cls.__name__ for cls in type(current).__mro__}
         if names & _NOT_SENT:
@@ -74,6 +78,14 @@ def may_have_been_billed(error: BaseException) -> bool:
         current = current.__cause__ or current.__context__
         seen += 1
     return False
+
+
+#: modules whose exceptions carry a status code of their own choosing (see the module doc)
+_OWN_STATUS_MODULES = ("litellm.",)
+
+
+def _status_of_its_own(error: BaseException) -> bool:
+    return type(error).__module__.startswith(_OWN_STATUS_MODULES)
 
 
 def _is_error_response(error: BaseException) -> bool:

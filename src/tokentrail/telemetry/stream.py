@@ -13,6 +13,11 @@ hides the item from the caller), ``started()`` (the first item arrived) and ``en
 bool`` and ``response() -> Response``, what the stream reported once it is over) reads the
 items, and the call ends with what it reports.
 
+Items tokentrail asked for and the caller did not (openai's usage-only chunk) are hidden by
+the accumulator as it reads them, and also by a ``hidden`` test of their own when reading an
+item failed, or when tokentrail could not watch the stream at all (``filtered``): a fault must
+not show the caller an item it would not have got without tokentrail.
+
 A stream the caller dropped is reported from its finaliser, but not *in* it: ``__del__`` runs
 wherever the garbage collector happens to run, in the middle of the caller's code, so the
 ending is handed to tokentrail's finaliser thread (``_background.defer``), never run there.
@@ -20,7 +25,8 @@ ending is handed to tokentrail's finaliser thread (``_background.defer``), never
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
 import wrapt
@@ -30,9 +36,15 @@ from .._background import defer
 from .emitter import Call
 from .records import EMPTY_RESPONSE, Response
 
-_CHUNK = _guard.site("stream.chunk", None)
-_RESPONSE = _guard.site("stream.response", None)
-_END = _guard.site("stream.end", None)
+#: an accumulator's ``add``, called directly per item (the openai chat one stands for all)
+_CHUNK = _guard.site(
+    "stream.chunk", "tokentrail.instrumentation.openai.streams:CompletionStreamAccumulator.add"
+)
+_RESPONSE = _guard.site("stream.response", "tokentrail.telemetry.stream:CallStream.response")
+_END = _guard.site("stream.end", "tokentrail.telemetry.emitter:Call.end")
+
+#: whether the caller must not see an item
+Hidden = Callable[[Any], bool]
 
 
 class StreamAccumulator(Protocol):
@@ -57,15 +69,19 @@ class StreamObserver(Protocol):
 
 class CallStream:
     """The observer of a call's stream: an accumulator reads the items (its ``add`` is the
-    observer's, so that a chunk costs one call), and the call ends with what it reports."""
+    observer's, so that a chunk costs one call), and the call ends with what it reports.
+    ``hidden``: the items the caller must not see, kept from it when the accumulator fails."""
 
-    __slots__ = ("accumulator", "add", "call", "started")
+    __slots__ = ("accumulator", "add", "call", "hidden", "started")
 
-    def __init__(self, call: Call, accumulator: StreamAccumulator) -> None:
+    def __init__(
+        self, call: Call, accumulator: StreamAccumulator, hidden: Hidden | None = None
+    ) -> None:
         self.call = call
         self.accumulator = accumulator
         self.add = accumulator.add
         self.started = call.first_chunk
+        self.hidden = hidden
 
     @property
     def ended(self) -> bool:
@@ -77,7 +93,7 @@ class CallStream:
             return
         failure = None
         try:
-            response = self.accumulator.response()
+            response = self.response()
         except Exception as exc:
             failure, response = exc, EMPTY_RESPONSE
         try:
@@ -92,14 +108,58 @@ class CallStream:
         if failure is not None:
             _guard.report(_RESPONSE, failure)
 
+    def response(self) -> Response:
+        """What the accumulator says the stream reported (the guarded part of ``end``)."""
+        return self.accumulator.response()
 
-def _added(add: Any, item: Any) -> bool:
-    """``add(item)``, guarded (an observer's error costs telemetry, never the item)."""
+
+class Filter:
+    """The observer of a stream whose call is not watched (tokentrail could not read its
+    result): it only keeps ``hidden`` items from the caller."""
+
+    __slots__ = ("hidden",)
+    ended = True
+
+    def __init__(self, hidden: Hidden) -> None:
+        self.hidden = hidden
+
+    def add(self, item: Any) -> bool:
+        return _shown(self.hidden, item)
+
+    def started(self) -> None:
+        pass
+
+    def end(self, error: BaseException | None) -> None:
+        pass
+
+
+def _shown(hidden: Hidden | None, item: Any) -> bool:
+    if hidden is None:
+        return True
     try:
-        return add(item)
+        return not hidden(item)
     except Exception as error:
         _guard.report(_CHUNK, error)
         return True
+
+
+def _after_fault(observer: Any, item: Any, error: Exception) -> bool:
+    """Whether to show ``item`` after the observer failed to read it: the failure costs
+    telemetry, never an item, and never shows one the caller would not have got."""
+    _guard.report(getattr(observer, "chunk_site", _CHUNK), error)
+    return _shown(getattr(observer, "hidden", None), item)
+
+
+def _added(observer: Any, item: Any) -> bool:
+    """``observer.add(item)``, guarded; a Ctrl-C while tokentrail looks at the item ends the
+    stream's call before it goes on."""
+    try:
+        return observer.add(item)
+    except Exception as error:
+        return _after_fault(observer, item, error)
+    except BaseException as exc:
+        observer.end(exc)
+        raise
 
 
 class _Reader:
@@ -140,8 +200,11 @@ class _Reader:
                 if self.add(item):
                     return item
             except Exception as error:
-                _guard.report(_CHUNK, error)
-                return item
+                if _after_fault(self.observer, item, error):
+                    return item
+            except BaseException as exc:  # a Ctrl-C while tokentrail looked at the item
+                self.observer.end(exc)
+                raise
             # hidden (the usage-only chunk tokentrail asked for): read the next one
 
     def next_active(self) -> Any:
@@ -162,8 +225,29 @@ class _Reader:
             if self.waiting:
                 self.waiting = False
                 self.observer.started()
-            if _added(self.add, item):
-                return item
+            try:
+                if self.add(item):
+                    return item
+            except Exception as error:
+                if _after_fault(self.observer, item, error):
+                    return item
+            except BaseException as exc:
+                self.observer.end(exc)
+                raise
+
+
+def sync_reader(
+    wrapped: Any, observer: StreamObserver, call: Call | None = None, span_each_read: bool = True
+) -> Any:
+    """The ``__next__`` of a synchronous proxy of ``wrapped`` that reports to ``observer``
+    (``call``: made current around each read, its span too unless ``span_each_read`` is
+    False and the first item has arrived)."""
+    # an iterable that is not its own iterator (botocore's EventStream) gets one now:
+    # making it reads nothing
+    next_ = getattr(type(wrapped), "__next__", None)
+    read = wrapped.__next__ if next_ is not None else iter(wrapped).__next__
+    reader = _Reader(read, observer, call, span_each_read)
+    return reader.next if call is None else reader.next_active
 
 
 class StreamProxy(wrapt.ObjectProxy):
@@ -180,12 +264,7 @@ class StreamProxy(wrapt.ObjectProxy):
     ) -> None:
         super().__init__(wrapped)
         self._self_observer = observer
-        # an iterable that is not its own iterator (botocore's EventStream) gets one now:
-        # making it reads nothing
-        next_ = getattr(type(wrapped), "__next__", None)
-        read = wrapped.__next__ if next_ is not None else iter(wrapped).__next__
-        reader = _Reader(read, observer, call, span_each_read)
-        self._self_next = reader.next if call is None else reader.next_active
+        self._self_next = sync_reader(wrapped, observer, call, span_each_read)
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -199,7 +278,7 @@ class StreamProxy(wrapt.ObjectProxy):
         except BaseException as exc:
             self._self_observer.end(exc)
             raise
-        self._self_observer.end(None)
+        self._self_observer.end(interrupting())
         return result
 
     def __enter__(self) -> StreamProxy:
@@ -241,7 +320,6 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
     def __init__(self, wrapped: Any, observer: StreamObserver, activate: Call | None = None):
         super().__init__(wrapped)
         self._self_observer = observer
-        self._self_add = observer.add
         self._self_activate = activate
         self._self_waiting = True
 
@@ -269,7 +347,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
             if self._self_waiting:
                 self._self_waiting = False
                 observer.started()
-            if _added(self._self_add, item):
+            if _added(observer, item):
                 return item
 
     async def close(self) -> Any:
@@ -284,7 +362,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
         except BaseException as exc:
             self._self_observer.end(exc)
             raise
-        self._self_observer.end(None)
+        self._self_observer.end(interrupting())
         return result
 
     async def __aenter__(self) -> AsyncStreamProxy:
@@ -303,7 +381,28 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
             defer(observer.end, None)
 
 
-def watch(stream: Any, call: Call, accumulator: StreamAccumulator, *, asynchronous: bool) -> Any:
-    """``stream`` (an SDK stream object) as a proxy that ends ``call`` from ``accumulator``."""
+def interrupting() -> BaseException | None:
+    """The interrupt (Ctrl-C, a cancellation, ``sys.exit``) that the caller's ``finally`` or
+    ``except`` block is handling, if any: a stream closed as it unwinds ends with it."""
+    error = sys.exc_info()[1]
+    return None if error is None or isinstance(error, (Exception, GeneratorExit)) else error
+
+
+def watch(
+    stream: Any,
+    call: Call,
+    accumulator: StreamAccumulator,
+    *,
+    asynchronous: bool,
+    hidden: Hidden | None = None,
+) -> Any:
+    """``stream`` (an SDK stream object) as a proxy that ends ``call`` from ``accumulator``
+    (and keeps ``hidden`` items from the caller should reading them fail)."""
     proxy = AsyncStreamProxy if asynchronous else StreamProxy
-    return proxy(stream, CallStream(call, accumulator))
+    return proxy(stream, CallStream(call, accumulator, hidden))
+
+
+def filtered(stream: Any, hidden: Hidden, *, asynchronous: bool) -> Any:
+    """``stream`` as a proxy that only keeps ``hidden`` items from the caller."""
+    proxy = AsyncStreamProxy if asynchronous else StreamProxy
+    return proxy(stream, Filter(hidden))

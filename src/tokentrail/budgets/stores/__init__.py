@@ -76,8 +76,12 @@ class BudgetStore(Protocol):
         claim the refused slot's "exceeded" alert. Raises ``BudgetStoreUnavailableError``."""
         ...
 
-    def record(self, charges: list[Charge]) -> list[Recorded]:
-        """Add ``settled``/``held`` to each slot and claim the thresholds reached."""
+    def record(
+        self, charges: list[Charge], *, batch: tuple[str, int] | None = None
+    ) -> list[Recorded]:
+        """Add ``settled``/``held`` to each slot and claim the thresholds reached. ``batch``
+        (writer, number): the same batch recorded again is applied once (a store written from
+        the background, which retries)."""
         ...
 
     def read(self, slots: list[tuple[str, Span]]) -> list[tuple[int, int]]:

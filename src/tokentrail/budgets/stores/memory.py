@@ -91,7 +91,9 @@ class MemoryBudgetStore:
                 slot.add(charge.span, 0, charge.held)
         return None
 
-    def record(self, charges: list[Charge]) -> list[Recorded]:
+    def record(
+        self, charges: list[Charge], *, batch: tuple[str, int] | None = None
+    ) -> list[Recorded]:
         results: list[Recorded] = []
         slots = self._slots
         with self._lock:

@@ -10,8 +10,10 @@ processes). Amounts are integer nano-USD in a hash per budget slot and window bu
 Keys: ``{prefix}:n:<budget>:<key>:<bucket>`` (``n``: nano-USD; tokentrail 0.1 kept
 micro-USD under ``:s:``, which this one neither reads nor writes) and
 ``{prefix}:a:<budget>:<key>:<label>:<window>``
-(``<key>`` is ``-`` or a hash of the ``per=`` value: user ids are not stored in clear). The
-default prefix ``{tokentrail}`` is a Redis Cluster hash tag, so one script's keys share a slot.
+(``<key>`` is ``-`` or a hash of the ``per=`` value: user ids are not stored in clear); and one
+``{prefix}:w:<writer>`` per recording process (its last batch, so that a retried batch counts
+once; a day's TTL). The default prefix ``{tokentrail}`` is a Redis Cluster hash tag, so one
+script's keys share a slot.
 
 ``redis`` is imported when a store is created (extra ``tokentrail[redis]``) and connects on
 first use, never at ``instrument()``. A failure marks the server down for ``retry_after``
@@ -62,13 +64,29 @@ end
 return {-1}
 """
 
-# KEYS: per charge, its bucket keys (oldest .. current), then one claim key per threshold.
-# ARGV: n, then per charge: n buckets, settled, held, expire_at, claim_expire_at,
-#       n thresholds, threshold levels.
+# KEYS: per charge, its bucket keys (oldest .. current), then one claim key per threshold;
+#       last, with a batch number, the writer's key.
+# ARGV: n, the batch number or '', then per charge: n buckets, settled, held, expire_at,
+#       claim_expire_at, n thresholds, threshold levels.
 # Returns, per charge: settled, held, n claimed, the claimed thresholds' 1-based positions.
+# A writer's batch is applied once: its key keeps the number and reply of the last batch it
+# applied, and the same batch again (a retry after a reply lost with the connection) gets
+# that reply back instead of being counted twice.
 _RECORD = """
-local n = tonumber(ARGV[1])
-local a, k = 2, 1
+local n, batch = tonumber(ARGV[1]), ARGV[2]
+local writer = batch ~= '' and KEYS[#KEYS] or nil
+if writer then
+  local last = redis.call('GET', writer)
+  if last then
+    local at = string.find(last, ' ', 1, true)
+    if string.sub(last, 1, at - 1) == batch then
+      local out = {}
+      for x in string.gmatch(string.sub(last, at + 1), '%S+') do out[#out + 1] = tonumber(x) end
+      return out
+    end
+  end
+end
+local a, k = 3, 1
 local out = {}
 for c = 1, n do
   local nb, nt = tonumber(ARGV[a]), tonumber(ARGV[a + 5])
@@ -94,6 +112,11 @@ for c = 1, n do
   out[#out + 1] = #claimed
   for _, t in ipairs(claimed) do out[#out + 1] = t end
   a, k = a + 6 + nt, k + nb + nt
+end
+if writer then
+  local parts = {batch}
+  for i, x in ipairs(out) do parts[i + 1] = string.format('%d', x) end
+  redis.call('SET', writer, table.concat(parts, ' '), 'EX', 86400)
 end
 return out
 """
@@ -175,9 +198,13 @@ class RedisBudgetStore:
         index, settled, held, claimed = (int(x) for x in reply)
         return Refusal(index, settled, held, bool(claimed))
 
-    def record(self, charges: list[Charge]) -> list[Recorded]:
+    def record(
+        self, charges: list[Charge], *, batch: tuple[str, int] | None = None
+    ) -> list[Recorded]:
+        """``batch``: (writer, number) of a batch that may be sent again (the recorder
+        retries after a connection error, which may have come after the write): applied once."""
         keys: list[str] = []
-        args: list[Any] = [len(charges)]
+        args: list[Any] = [len(charges), "" if batch is None else batch[1]]
         for charge in charges:
             span = charge.span
             keys += self._bucket_keys(charge.slot, span)
@@ -191,6 +218,8 @@ class RedisBudgetStore:
                 len(charge.thresholds),
             )
             args += (level for level, _ in charge.thresholds)
+        if batch is not None:
+            keys.append(f"{self.prefix}:w:{batch[0]}")
         reply = [int(x) for x in self._run(self._record, keys, args)]
         results: list[Recorded] = []
         i = 0

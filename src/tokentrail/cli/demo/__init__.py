@@ -84,7 +84,8 @@ def _seconds(text: str) -> float:
 
 
 def _traffic(latency: float, servers: contextlib.ExitStack) -> list[Step]:
-    """The workload; ``servers`` closes the fakes that run a server (Bedrock's) at the end."""
+    """The workload; ``servers`` closes the fakes that run a server (Bedrock's, the ones
+    LiteLLM reaches) at the end."""
     from ...fakes.openai import FakeOpenAI
     from . import traffic_openai
 
@@ -109,6 +110,11 @@ def _traffic(latency: float, servers: contextlib.ExitStack) -> list[Step]:
         from . import traffic_mistral
 
         steps += traffic_mistral.steps(FakeMistral(latency=latency))
+    if _installed("litellm"):
+        from ...fakes.litellm import FakeProviders
+        from . import traffic_litellm
+
+        steps += traffic_litellm.steps(servers.enter_context(FakeProviders(latency=latency)))
     return steps
 
 

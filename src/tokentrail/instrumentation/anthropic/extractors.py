@@ -13,9 +13,18 @@ from typing import Any
 
 from ... import names as sc
 from ...telemetry.records import Response
-from ...usage import Usage
+from ...usage import UNREADABLE_USAGE, Usage
 from .._content import input_messages
-from .._sdk import ClientCache, Endpoint, address_of, count, field, fields_of, int_field
+from .._sdk import (
+    ClientCache,
+    Endpoint,
+    address_of,
+    count,
+    field,
+    fields_of,
+    int_field,
+    is_record,
+)
 
 # -- provider identity ------------------------------------------------------------------------
 
@@ -91,6 +100,8 @@ def message_usage(usage: Any, delta: Any = None) -> Usage | None:
     """
     if usage is None:
         return None
+    if not is_record(usage) or (delta is not None and not is_record(delta)):
+        return UNREADABLE_USAGE
     values = fields_of(usage)
     if delta is None:
         get = values.get
@@ -107,6 +118,8 @@ def message_usage(usage: Any, delta: Any = None) -> Usage | None:
     server_tools = get("server_tool_use")
     iterations = get("iterations")
     cache_write_1h = int_field(values.get("cache_creation"), "ephemeral_1h_input_tokens")
+    if iterations is not None and not isinstance(iterations, (list, tuple)):
+        return UNREADABLE_USAGE
     if iterations:
         for entry in iterations:
             if field(entry, "type") == "compaction":

@@ -32,7 +32,9 @@ from opentelemetry.trace import NonRecordingSpan
 from ... import _guard
 from ...telemetry.emitter import current_call
 
-_STAND_IN = _guard.site("anthropic.native_span", None)
+_STAND_IN = _guard.site(
+    "anthropic.native_span", "tokentrail.instrumentation.anthropic.native:stand_in"
+)
 
 #: where the SDK starts its call spans (``anthropic._base_client`` imports it by name)
 HOOK_MODULE = "anthropic._base_client"
@@ -65,14 +67,22 @@ def start_api_call_span(wrapped: Any, instance: Any, args: tuple, kwargs: dict[s
     if call is None:
         return wrapped(*args, **kwargs)
     try:
-        span = call.span
-        if span is not None and trace.get_current_span() is span and not call.ended:
-            context = span.get_span_context()
-            if context.is_valid:
-                return NonRecordingSpan(context)
+        span = stand_in(call)
     except Exception as exc:
         _guard.report(_STAND_IN, exc)
-    return wrapped(*args, **kwargs)
+        span = None
+    return span if span is not None else wrapped(*args, **kwargs)
+
+
+def stand_in(call: Any) -> NonRecordingSpan | None:
+    """A non-recording span with the context of ``call``'s span while that span is the
+    current one (the call is being sent), else None."""
+    span = call.span
+    if span is not None and trace.get_current_span() is span and not call.ended:
+        context = span.get_span_context()
+        if context.is_valid:
+            return NonRecordingSpan(context)
+    return None
 
 
 start_api_call_span._tokentrail = True  # type: ignore[attr-defined]

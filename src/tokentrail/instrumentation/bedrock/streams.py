@@ -20,7 +20,7 @@ from . import extractors as ex
 _BODY_RESPONSE = _guard.site(
     "bedrock.invoke_model.body", "tokentrail.instrumentation.bedrock.streams:InvokeAnswer.response"
 )
-_BODY_END = _guard.site("bedrock.invoke_model.end", None)
+_BODY_END = _guard.site("bedrock.invoke_model.end", "tokentrail.telemetry.emitter:Call.end")
 
 #: bodies larger than this (images, long embeddings) are not parsed for a finish reason
 _PARSE_LIMIT = 1 << 22

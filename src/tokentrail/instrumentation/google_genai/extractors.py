@@ -13,8 +13,8 @@ from typing import Any
 
 from ... import names as sc
 from ...telemetry.records import Response
-from ...usage import Usage
-from .._sdk import Endpoint, address_of, count, field, fields_of
+from ...usage import UNREADABLE_USAGE, Usage
+from .._sdk import Endpoint, address_of, count, field, fields_of, int_field, is_record
 
 _endpoints: dict[tuple[Any, bool], Endpoint] = {}
 
@@ -136,21 +136,28 @@ _DETAIL_LISTS = (
 )
 
 
-def _details(values: Any) -> tuple[tuple[str, int], ...]:
-    """The non-text modalities of a ``usage_metadata`` (its fields, ``fields_of``)."""
+def _details(values: Any) -> tuple[tuple[str, int], ...] | None:
+    """The non-text modalities of a ``usage_metadata`` (its fields, ``fields_of``); None: a
+    details list that is not a list, so unreadable."""
     found: dict[str, int] | None = None
     for name, keys_by_modality in _DETAIL_LISTS:
-        for entry in values.get(name) or ():
-            modality = getattr(entry, "modality", None)
-            keys = keys_by_modality.get(getattr(modality, "value", modality))
+        entries = values.get(name)
+        if entries is None:
+            continue
+        if not isinstance(entries, (list, tuple)):
+            return None
+        for entry in entries:
+            modality = field(entry, "modality")
+            modality = getattr(modality, "value", modality)
+            keys = keys_by_modality.get(modality) if isinstance(modality, str) else None
             if keys is None:
                 continue  # TEXT, the usual one: the totals leave it
-            count = getattr(entry, "token_count", None)
-            if isinstance(count, int) and count:
+            tokens = int_field(entry, "token_count")
+            if tokens:
                 if found is None:
                     found = {}
-                for key in keys:
-                    found[key] = found.get(key, 0) + count
+                for key in keys:  # type: ignore[union-attr]
+                    found[key] = found.get(key, 0) + tokens
     return tuple(sorted(found.items())) if found else ()
 
 
@@ -159,7 +166,12 @@ def usage_of(metadata: Any) -> Usage | None:
     tool-use prompt; output is candidates plus thoughts (thinking is billed as output)."""
     if metadata is None:
         return None
+    if not is_record(metadata):
+        return UNREADABLE_USAGE
     values = fields_of(metadata)
+    details = _details(values)
+    if details is None:
+        return UNREADABLE_USAGE
     thoughts = count(values.get("thoughts_token_count"))
     output = count(values.get("candidates_token_count")) or count(
         values.get("response_token_count")
@@ -172,7 +184,7 @@ def usage_of(metadata: Any) -> Usage | None:
         0,
         thoughts,
         0,
-        _details(values),
+        details,
     )
 
 
@@ -250,13 +262,20 @@ def embed_usage(response: Any) -> Usage | None:
     usage = usage_of(field(response, "usage_metadata"))
     if usage is not None:
         return usage
-    counts = [
-        getattr(getattr(e, "statistics", None), "token_count", None)
-        for e in getattr(response, "embeddings", None) or ()
-    ]
-    if counts and all(isinstance(c, (int, float)) for c in counts):
-        return Usage(input_tokens=int(sum(counts)))
-    return None
+    embeddings = field(response, "embeddings")
+    if not isinstance(embeddings, (list, tuple)):
+        return None
+    counts = [field(field(e, "statistics"), "token_count") for e in embeddings]
+    if not counts or all(c is None for c in counts):
+        return None
+    return Usage(input_tokens=sum(_token_count(c) for c in counts))
+
+
+def _token_count(value: Any) -> int:
+    """Vertex reports an embedding's token count as a float (a whole number)."""
+    if value.__class__ is float and value.is_integer():
+        value = int(value)
+    return count(value)
 
 
 # -- content capture (only with capture_content=True) ---------------------------------------

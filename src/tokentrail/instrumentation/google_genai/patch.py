@@ -33,7 +33,9 @@ from .requests import PER_REQUEST_METHODS, Hops, RequestLog, log_of, per_request
 from .streams import ChunkAccumulator, accumulator
 
 MODULE = "google.genai.models"
-_END = _guard.site("google_genai.stream.end", None)
+_HERE = "tokentrail.instrumentation.google_genai"
+_CHUNK = _guard.site("google_genai.stream.chunk", f"{_HERE}.streams:ChunkAccumulator.add")
+_END = _guard.site("google_genai.stream.end", f"{_HERE}.patch:UserStream._end")
 
 
 class _GeminiOperation(Operation):
@@ -189,11 +191,12 @@ class GenerateContentStream(GenerateContent):
 
 class UserStream:
     """The observer of the user's stream: its requests report the usage (a call with a log),
-    or its chunks do (the fast path: ``add`` is the accumulator's own, one call per chunk).
-    A stream dropped before its first chunk sent nothing: its call ends as a container,
-    billed nothing."""
+    or its chunks do (the fast path: ``add`` is the accumulator's own, one call per chunk;
+    the stream proxy reports its errors at ``chunk_site``). A stream dropped before its
+    first chunk sent nothing: its call ends as a container, billed nothing."""
 
     __slots__ = ("_call", "_chunks", "_read", "_reported_per_request", "add")
+    chunk_site = _CHUNK
 
     def __init__(self, call: Call, chunks: ChunkAccumulator | None, reported_per_request: bool):
         self._call = call
@@ -216,11 +219,15 @@ class UserStream:
         try:
             self._end(error)
         except Exception as exc:
-            # end the call anyway (reported after: strict mode re-raises)
-            if error is None:
-                self._call.end(EMPTY_RESPONSE)
-            else:
-                self._call.fail(error)
+            # end the call anyway (reported after: strict mode re-raises); a fault in ending
+            # it is the one just caught, reported once
+            try:
+                if error is None:
+                    self._call.end(EMPTY_RESPONSE)
+                else:
+                    self._call.fail(error)
+            except Exception:
+                pass
             _guard.report(_END, exc)
 
     def _end(self, error: BaseException | None) -> None:

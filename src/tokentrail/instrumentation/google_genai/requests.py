@@ -38,12 +38,11 @@ from ...telemetry.stream import AsyncStreamProxy, StreamProxy
 from . import extractors as ex
 from .streams import ChunkAccumulator, accumulator
 
-_OPEN = _guard.site("google_genai.request.open", None)
-_CLOSE = _guard.site("google_genai.request.close", None)
-_CHUNK = _guard.site("google_genai.request.chunk", None)
-_PROMOTE = _guard.site(
-    "google_genai.request.promote", "tokentrail.instrumentation.google_genai.requests:Hops.promote"
-)
+_HERE = "tokentrail.instrumentation.google_genai"
+_OPEN = _guard.site("google_genai.request.open", f"{_HERE}.requests:RequestLog.open")
+_CLOSE = _guard.site("google_genai.request.close", f"{_HERE}.requests:ModelRequest.read")
+_CHUNK = _guard.site("google_genai.request.chunk", f"{_HERE}.streams:ChunkAccumulator.add")
+_PROMOTE = _guard.site("google_genai.request.promote", f"{_HERE}.requests:Hops.promote")
 
 #: the private ``Models``/``AsyncModels`` methods that send one model request each
 PER_REQUEST_METHODS = ("_generate_content", "_generate_content_stream")
@@ -91,15 +90,19 @@ class ModelRequest:
         self.end_time = time_ns()
         self.error = exc
         try:
-            if self.chunks is not None:
-                self.response = self.chunks.response()
-            elif result is not None:
-                log = self.log
-                self.response = ex.generate_response(
-                    result, tier=log.tier, capture_content=log.capture_content
-                )
+            self.response = self.read(result)
         except Exception as error:
             _guard.report(_CLOSE, error)
+
+    def read(self, result: Any) -> Response:
+        """What the request reported: its stream's chunks, else its result (the guarded part
+        of ``close``)."""
+        if self.chunks is not None:
+            return self.chunks.response()
+        if result is not None:
+            log = self.log
+            return ex.generate_response(result, tier=log.tier, capture_content=log.capture_content)
+        return self.response
 
 
 class RequestLog:

@@ -27,7 +27,9 @@ from typing import Any
 from ... import _guard
 from ...telemetry.emitter import current_call
 
-_SKIP_SPAN = _guard.site("mistralai.native_tracing", None)
+_SKIP_SPAN = _guard.site(
+    "mistralai.native_tracing", "tokentrail.instrumentation.mistralai.native:_sending"
+)
 
 #: the modules that hold the SDK's tracing hook (2.x and 3.x; 1.x)
 HOOK_MODULES = ("mistralai.client._hooks", "mistralai._hooks")

@@ -11,9 +11,18 @@ from typing import Any
 
 from ... import names as sc
 from ...telemetry.records import Response
-from ...usage import Usage
+from ...usage import UNREADABLE_USAGE, Usage
 from .._content import text_parts
-from .._sdk import ClientCache, Endpoint, address_of, count, field, fields_of, int_field
+from .._sdk import (
+    ClientCache,
+    Endpoint,
+    address_of,
+    count,
+    field,
+    fields_of,
+    int_field,
+    is_record,
+)
 
 #: the hosts of providers reached through the openai SDK with a ``base_url`` (a host not
 #: listed is reported as ``openai``, its ``server.address`` naming it)
@@ -82,14 +91,24 @@ def _is_azure(client: Any) -> bool:
 # -- usage -----------------------------------------------------------------------------------
 
 
+def _record_or_none(value: Any) -> bool:
+    return value is None or is_record(value)
+
+
 def chat_usage(usage: Any) -> Usage | None:
     """``CompletionUsage`` (chat and legacy completions) → ``Usage``. ``prompt_tokens``
     already includes cached tokens, ``completion_tokens`` includes reasoning tokens."""
     if usage is None:
         return None
+    if not is_record(usage):
+        return UNREADABLE_USAGE
     values = fields_of(usage)
-    prompt = fields_of(values.get("prompt_tokens_details"))
-    completion = fields_of(values.get("completion_tokens_details"))
+    prompt_details = values.get("prompt_tokens_details")
+    completion_details = values.get("completion_tokens_details")
+    if not (_record_or_none(prompt_details) and _record_or_none(completion_details)):
+        return UNREADABLE_USAGE  # its counts cannot be read
+    prompt = fields_of(prompt_details)
+    completion = fields_of(completion_details)
     details: tuple[tuple[str, int], ...] = ()
     audio_in, audio_out = count(prompt.get("audio_tokens")), count(completion.get("audio_tokens"))
     if audio_in or audio_out:
@@ -121,6 +140,8 @@ def responses_usage(usage: Any, tool_usage: Any = None) -> Usage | None:
     """``ResponseUsage`` (Responses API) → ``Usage``; web searches from ``tool_usage``."""
     if usage is None:
         return None
+    if not is_record(usage):
+        return UNREADABLE_USAGE
     inputs = field(usage, "input_tokens_details")
     outputs = field(usage, "output_tokens_details")
     web_search = field(tool_usage, "web_search")
@@ -137,6 +158,8 @@ def responses_usage(usage: Any, tool_usage: Any = None) -> Usage | None:
 def embeddings_usage(usage: Any) -> Usage | None:
     if usage is None:
         return None
+    if not is_record(usage):
+        return UNREADABLE_USAGE
     return Usage(input_tokens=int_field(usage, "prompt_tokens"))
 
 

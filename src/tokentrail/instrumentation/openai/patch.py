@@ -14,16 +14,17 @@ from typing import Any, ClassVar
 from ... import names as sc
 from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
-from ...telemetry.stream import watch
+from ...telemetry.stream import filtered, watch
 from .._base import Operation, Patch, patch, raw_response_mode
 from .._content import input_messages
-from .._sdk import ClientCache, Endpoint, given_float, given_int, given_str
+from .._sdk import ClientCache, Endpoint, first_given_int, given_float, given_int, given_str
 from . import extractors as ex
 from .streams import (
     CapturingCompletionStreamAccumulator,
     CompletionStreamAccumulator,
     CompletionStreamTail,
     ResponsesStreamAccumulator,
+    usage_only,
 )
 
 
@@ -74,7 +75,7 @@ class _OpenAIOperation(Operation):
             server_address=endpoint.address,
             server_port=endpoint.port,
             stream=kwargs.get("stream") is True,
-            max_tokens=_max_tokens(kwargs, self.max_tokens_arguments),
+            max_tokens=first_given_int(kwargs, self.max_tokens_arguments),
             temperature=given_float(kwargs.get("temperature")),
             attributes=attributes,
             prompt=prompt,
@@ -91,7 +92,13 @@ class _OpenAIOperation(Operation):
         mode = sent.raw
         if mode is None:
             if call.request.stream:
-                return watch(result, call, self.accumulator(call), asynchronous=self.asynchronous)
+                return watch(
+                    result,
+                    call,
+                    self.accumulator(call),
+                    asynchronous=self.asynchronous,
+                    hidden=self.hidden(call),
+                )
             call.end(self.response(result))
         elif mode == "stream" or call.request.stream:
             # with_streaming_response (body unread) or a raw stream the caller reads itself:
@@ -103,16 +110,21 @@ class _OpenAIOperation(Operation):
             call.end(self.response(result.parse()))
         return result
 
+    def passthrough(self, call: Call, result: Any) -> Any:
+        """``result`` could not be read: the usage chunk tokentrail asked for stays hidden."""
+        hidden = self.hidden(call)
+        if hidden is None or not call.request.stream:
+            return result
+        return filtered(result, hidden, asynchronous=self.asynchronous)
+
+    def hidden(self, call: Call) -> Any:
+        """What the caller must not see of the call's stream: the usage-only chunk, when
+        tokentrail asked for it (the caller did not)."""
+        state = call.state
+        return usage_only if state is not None and state.injected_usage else None
+
     def accumulator(self, call: Call) -> Any:
         raise NotImplementedError
-
-
-def _max_tokens(kwargs: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
-    for name in names:
-        value = given_int(kwargs.get(name))
-        if value is not None:
-            return value
-    return None
 
 
 class ChatCompletions(_OpenAIOperation):

@@ -14,6 +14,12 @@ from . import extractors as ex
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
+def usage_only(chunk: Any) -> bool:
+    """The last chunk of a stream with ``stream_options.include_usage``: usage, no choices
+    (hidden from a caller who did not ask for it, when tokentrail did)."""
+    return not chunk.choices and chunk.usage is not None
+
+
 class CompletionStreamAccumulator:
     """Chat completions and legacy completions chunks.
 
