@@ -10,6 +10,7 @@ argparse does, without the usage dump), a failure while running (``CommandError`
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -79,6 +80,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(prog, f"{where}{exc.strerror or exc}", EXIT_FAILURE)
     except KeyboardInterrupt:
         return _fail(prog, "interrupted", EXIT_INTERRUPTED)
+
+
+def entry() -> NoReturn:
+    """The ``tokentrail`` command: ``main()``, then exit. The process ends here, so what it
+    loaded is frozen first: the interpreter's final garbage collections over every SDK the
+    demo imported take seconds (LiteLLM's objects alone ~2 s), which a Ctrl-C would wait for."""
+    status = main()
+    sys.stdout.flush()
+    gc.freeze()
+    sys.exit(status)
 
 
 def _fail(prog: str, message: str, status: int) -> int:

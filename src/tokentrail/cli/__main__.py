@@ -1,3 +1,3 @@
-from . import main
+from . import entry
 
-raise SystemExit(main())
+entry()
