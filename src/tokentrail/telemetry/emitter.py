@@ -344,18 +344,7 @@ class Emitter:
 
     def record(self, call: Call) -> None:
         """The metrics of one ended call: the histograms now, the counters' aggregate."""
-        request, response_model, attribution = call.request, call.response.model, call.attribution
-        key = (
-            request.provider,
-            request.operation,
-            request.model,
-            response_model,
-            request.server_address,
-            attribution.metric_key,
-        )
-        series = self._series.get(key)
-        if series is None:
-            series = self._new_series(key, request, response_model, attribution)
+        series = self.series(call.request, call.response.model, call.attribution)
         usage, cost, error_type = call.usage, call.cost, call.error_type
         instruments = self.instruments
         duration_attrs = series.common if error_type is None else series.error_attrs(error_type)

@@ -193,10 +193,10 @@ class _Reader:
             except BaseException as exc:
                 self.observer.end(exc)
                 raise
-            if self.waiting:
-                self.waiting = False
-                self.observer.started()
             try:
+                if self.waiting:
+                    self.waiting = False
+                    self.observer.started()
                 if self.add(item):
                     return item
             except Exception as error:
@@ -222,10 +222,10 @@ class _Reader:
                 self.observer.end(exc)
                 raise
             call.deactivate()  # type: ignore[union-attr]
-            if self.waiting:
-                self.waiting = False
-                self.observer.started()
             try:
+                if self.waiting:
+                    self.waiting = False
+                    self.observer.started()
                 if self.add(item):
                     return item
             except Exception as error:
@@ -346,7 +346,11 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
                 raise
             if self._self_waiting:
                 self._self_waiting = False
-                observer.started()
+                try:
+                    observer.started()
+                except BaseException as exc:  # a Ctrl-C as the first item arrived
+                    observer.end(exc)
+                    raise
             if _added(observer, item):
                 return item
 
