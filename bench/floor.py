@@ -3,13 +3,15 @@ requires — the same span (as many attributes, set the same way) and the same h
 records, with constant values; no request or response reading, no pricing, no attribution.
 What tokentrail costs above this is its own code.
 
-Used by ``instructions.py`` and by the peer benchmark (``peers/worker.py``, peer ``floor``).
-Needs only wrapt and the OpenTelemetry API (the peers' virtualenvs have no tokentrail).
+Used by the peer benchmark (``peers/worker.py``, peer ``floor``, run in tokentrail's
+virtualenv) and by ``profile_calls.py``. Needs only wrapt and the OpenTelemetry API.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
+from types import GeneratorType
 from typing import Any
 
 import wrapt
@@ -24,7 +26,13 @@ TARGETS = {
     "anthropic": [("anthropic.resources.messages", "Messages.create")],
     "gemini": [("google.genai.models", "Models.generate_content"),
                ("google.genai.models", "Models.generate_content_stream")],
+    # every boto3 operation goes through this one method (see _bedrock_wrapper)
+    "bedrock": [("botocore.client", "BaseClient._make_api_call")],
+    "litellm": [("litellm", "completion")],
 }  # fmt: skip
+#: the Bedrock operations the floor reports; any other boto3 call goes straight through
+BEDROCK_OPERATIONS = frozenset({"Converse", "ConverseStream", "InvokeModel",
+                                "InvokeModelWithResponseStream"})  # fmt: skip
 
 START = {
     "gen_ai.operation.name": "chat",
@@ -88,8 +96,11 @@ class _Telemetry:
 
 
 class _Stream(wrapt.ObjectProxy):
+    """Per chunk: the wrapped stream's ``__next__`` (bound once) and a test."""
+
     def __init__(self, wrapped: Any, telemetry: _Telemetry, span: Any, started: float):
         super().__init__(wrapped)
+        self._self_next = wrapped.__next__
         self._self_telemetry = telemetry
         self._self_span = span
         self._self_started = started
@@ -100,13 +111,16 @@ class _Stream(wrapt.ObjectProxy):
 
     def __next__(self) -> Any:
         try:
-            item = self.__wrapped__.__next__()
+            item = self._self_next()
         except StopIteration:
             self._self_telemetry.end(self._self_span, self._self_started, self._self_first)
             raise
         if self._self_first is None:
             self._self_first = time.perf_counter()
         return item
+
+
+_wrapped: list[tuple[Any, str]] = []
 
 
 def instrument_floor(provider: str, tracer_provider: Any, meter_provider: Any) -> None:
@@ -119,10 +133,30 @@ def instrument_floor(provider: str, tracer_provider: Any, meter_provider: Any) -
             result = wrapped(*args, **kwargs)
         finally:
             otel_context.detach(token)
-        if kwargs.get("stream") or not hasattr(result, "__dict__") or hasattr(result, "__next__"):
+        if kwargs.get("stream") or isinstance(result, GeneratorType):
             return _Stream(result, telemetry, span, started)
         telemetry.end(span, started)
         return result
 
+    def bedrock_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        # _make_api_call(operation_name, api_params): the least any Bedrock instrumentation
+        # does for an S3 or SQS call is this test
+        if args[0] not in BEDROCK_OPERATIONS:
+            return wrapped(*args, **kwargs)
+        return wrapper(wrapped, instance, args, kwargs)
+
     for module, target in TARGETS[provider]:
-        wrapt.wrap_function_wrapper(module, target, wrapper)
+        owner_name, _, name = target.rpartition(".")
+        owner = importlib.import_module(module)
+        if owner_name:
+            owner = getattr(owner, owner_name)
+        wrapt.wrap_function_wrapper(
+            owner, name, bedrock_wrapper if provider == "bedrock" else wrapper
+        )
+        _wrapped.append((owner, name))
+
+
+def uninstrument_floor() -> None:
+    while _wrapped:
+        owner, name = _wrapped.pop()
+        setattr(owner, name, getattr(owner, name).__wrapped__)

@@ -1,13 +1,21 @@
-"""Where tokentrail's per-call microseconds go, for the hot-path work (docs/architecture.md,
-"The hot path").
+"""Where tokentrail's per-call and per-chunk microseconds go, against the floor (``floor.py``:
+the same span and histograms with constant values, nothing else), for the hot-path work
+(docs/architecture.md, "The hot path").
 
-    python bench/profile_calls.py                      # openai chat and chat stream
+    python bench/profile_calls.py                      # everything, ~3 minutes
     python bench/profile_calls.py --cprofile 3000      # plus a cProfile by package
 
-Component breakdown: the same calls, in interleaved rounds (CPU time), bare and instrumented
-with the real OTel SDK providers, with a no-op tracer provider (no spans), with a no-op meter
-provider (no metrics) and with both no-op (tokentrail's own code, wrapt and pricing). Uses the
-peer benchmark's fakes (``bench/peers/fakes.py``); needs tokentrail and the OTel SDK.
+* **In isolation**: tokentrail and the floor around stub SDK methods that return a response
+  (or chunks) parsed beforehand, so that nothing but the instrumentation runs; with the real
+  OTel SDK providers and with no-op ones (tokentrail's own code alone). Per chunk: a stream of
+  pre-parsed chunks through the proxy and the accumulator a call gets.
+* **In situ**: real SDK calls through the peer benchmark's fakes (``peers/fakes.py``), bare,
+  floor and tokentrail in interleaved rounds; per chunk, (added on a 50-chunk stream - added
+  on a 5-chunk stream) / 45. What the SDK does between two chunks evicts the
+  instrumentation's code and data from the CPU caches, so a chunk costs more here.
+* The openai chat call split into spans, metrics and tokentrail's own code (no-op providers).
+
+Times are CPU time, medians of interleaved rounds.
 """
 
 from __future__ import annotations
@@ -34,31 +42,17 @@ from opentelemetry.trace import NoOpTracerProvider
 
 import tokentrail
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
-import fakes
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "peers"))
+sys.path.insert(0, str(HERE))
+import fakes  # noqa: E402
+import floor  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Summarize the quarterly report in three bullets."}]
-
-
-def calls() -> dict[str, Callable[[], Any]]:
-    client = fakes.FakeOpenAI(chunks=50).client()
-
-    def chat() -> Any:
-        return client.chat.completions.create(
-            model=fakes.OPENAI_MODEL, messages=MESSAGES, max_completion_tokens=1024
-        )
-
-    def stream() -> None:
-        for _ in client.chat.completions.create(
-            model=fakes.OPENAI_MODEL,
-            messages=MESSAGES,
-            max_completion_tokens=1024,
-            stream=True,
-            stream_options={"include_usage": True},
-        ):
-            pass
-
-    return {"openai chat": chat, "openai chat stream (50 chunks)": stream}
+CHAT = {"model": fakes.OPENAI_MODEL, "messages": MESSAGES, "max_completion_tokens": 1024}
+CALLER_USAGE = {"stream": True, "stream_options": {"include_usage": True}}
+#: floor provider -> tokentrail's
+PROVIDERS = {"openai": "openai", "gemini": "google_genai", "bedrock": "bedrock"}
 
 
 def providers(spans: bool, metrics: bool) -> tuple[Any, Any, InMemorySpanExporter]:
@@ -73,15 +67,6 @@ def providers(spans: bool, metrics: bool) -> tuple[Any, Any, InMemorySpanExporte
     return tracer_provider, meter_provider, exporter
 
 
-CONFIGS = {  # name -> (spans, metrics); None: bare
-    "bare": None,
-    "tokentrail": (True, True),
-    "no spans": (False, True),
-    "no metrics": (True, False),
-    "neither": (False, False),
-}
-
-
 def _cpu_us(call: Callable[[], Any], n: int) -> float:
     gc.collect()
     start = time.process_time()
@@ -90,19 +75,203 @@ def _cpu_us(call: Callable[[], Any], n: int) -> float:
     return (time.process_time() - start) / n * 1e6
 
 
-def breakdown(call: Callable[[], Any], rounds: int, seconds: float) -> dict[str, float]:
+class Modes:
+    """bare / floor / tokentrail for one provider, switched on and off between rounds."""
+
+    def __init__(self, provider: str, real_otel: bool = True) -> None:
+        self.provider = provider
+        self.tracer_provider, self.meter_provider, self.exporter = providers(real_otel, real_otel)
+
+    def on(self, mode: str) -> None:
+        if mode == "floor":
+            floor.instrument_floor(self.provider, self.tracer_provider, self.meter_provider)
+        elif mode == "tokentrail":
+            tokentrail.instrument(
+                tracer_provider=self.tracer_provider,
+                meter_provider=self.meter_provider,
+                providers=[PROVIDERS[self.provider]],
+            )
+
+    def off(self, mode: str) -> None:
+        if mode == "floor":
+            floor.uninstrument_floor()
+        elif mode == "tokentrail":
+            tokentrail.uninstrument()
+        self.exporter.clear()
+
+    def rounds(
+        self, calls: dict[str, Callable[[], Any]], rounds: int, seconds: float
+    ) -> dict[str, dict[str, list[float]]]:
+        """CPU µs per call of each of ``calls`` in each mode, rounds interleaved."""
+        out: dict[str, dict[str, list[float]]] = {name: defaultdict(list) for name in calls}
+        sizes = {}
+        for name, call in calls.items():
+            self.on("tokentrail")
+            for _ in range(20):
+                call()
+            start = time.process_time()
+            call()
+            sizes[name] = max(5, round(seconds / max(time.process_time() - start, 1e-7)))
+            self.off("tokentrail")
+        for r in range(rounds):
+            modes = ("bare", "floor", "tokentrail") if r % 2 else ("tokentrail", "floor", "bare")
+            for mode in modes:
+                self.on(mode)
+                for name, call in calls.items():
+                    call()
+                    out[name][mode].append(_cpu_us(call, sizes[name]))
+                    self.exporter.clear()
+                self.off(mode)
+        return out
+
+
+def added(samples: dict[str, list[float]], mode: str) -> float:
+    """Median over rounds of (``mode`` - bare)."""
+    return statistics.median(m - b for m, b in zip(samples[mode], samples["bare"], strict=True))
+
+
+# -- stub SDK methods (isolation) -------------------------------------------------------------
+
+
+def _stub_openai() -> dict[str, Callable[[], Any]]:
+    from openai.resources.chat import completions
+
+    client = fakes.FakeOpenAI(chunks=50).client()
+    response = client.chat.completions.create(**CHAT)
+    chunks = list(client.chat.completions.create(**CHAT, **CALLER_USAGE))
+
+    def create(self: Any, **kwargs: Any) -> Any:
+        return iter(chunks) if kwargs.get("stream") else response
+
+    completions.Completions.create = create  # type: ignore[method-assign]
+
+    def stream() -> None:
+        for _ in client.chat.completions.create(**CHAT, **CALLER_USAGE):
+            pass
+
+    stream.chunks = len(chunks)  # type: ignore[attr-defined]
+    return {"openai chat": lambda: client.chat.completions.create(**CHAT), "stream": stream}
+
+
+def _stub_gemini() -> dict[str, Callable[[], Any]]:
+    from google.genai import models
+
+    client = fakes.FakeGemini(thinking=False).client()
+    response = client.models.generate_content(model=fakes.GEMINI_MODEL, contents="x")
+
+    def private(self: Any, *, model: str, contents: Any, config: Any = None) -> Any:
+        return response
+
+    def public(self: Any, *, model: str, contents: Any, config: Any = None) -> Any:
+        # the SDK's public method calls the private one once per model request
+        return self._generate_content(model=model, contents=contents, config=config)
+
+    models.Models._generate_content = private  # type: ignore[method-assign]
+    models.Models.generate_content = public  # type: ignore[method-assign]
+    contents = "Summarize the quarterly report."
+    return {
+        "gemini generate_content": lambda: client.models.generate_content(
+            model=fakes.GEMINI_MODEL, contents=contents
+        )
+    }
+
+
+def _stub_bedrock() -> dict[str, Callable[[], Any]]:
+    from botocore.client import BaseClient
+
+    client = fakes.FakeBedrock().client()
+    kwargs = {
+        "modelId": fakes.BEDROCK_MODEL,
+        "messages": [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}],
+        "inferenceConfig": {"maxTokens": 1024},
+    }
+    response = client.converse(**kwargs)
+    BaseClient._make_api_call = lambda self, operation, params: response  # type: ignore[method-assign]
+    return {"bedrock converse": lambda: client.converse(**kwargs)}
+
+
+STUBS = {"openai": _stub_openai, "gemini": _stub_gemini, "bedrock": _stub_bedrock}
+
+
+def isolation(rounds: int) -> None:
+    print("In isolation (stub SDK methods, pre-parsed responses), µs per call added:")
+    print("| call | floor | tokentrail | tokentrail / floor | tokentrail, no-op OTel providers |")
+    print("|---|---:|---:|---:|---:|")
+    for provider, stub in STUBS.items():
+        calls = stub()
+        real = Modes(provider).rounds(calls, rounds, 0.05)
+        noop = Modes(provider, real_otel=False).rounds(calls, rounds, 0.05)
+        per_chunk = None
+        for name in calls:
+            f, t = added(real[name], "floor"), added(real[name], "tokentrail")
+            own = added(noop[name], "tokentrail")
+            if name == "stream":  # the per-chunk figure, from the stream less the plain call
+                chunks = calls[name].chunks  # type: ignore[attr-defined]
+                base = real["openai chat"]
+                per_chunk = (
+                    (f - added(base, "floor")) / chunks,
+                    (t - added(base, "tokentrail")) / chunks,
+                )
+                name = "openai chat stream, 50 chunks, the caller's include_usage"
+            print(f"| {name} | {f:+.1f} | {t:+.1f} | {t / f:.2f} | {own:+.1f} |")
+        if per_chunk:
+            print(
+                f"| per chunk, (stream - call) / {chunks} | {per_chunk[0]:+.2f} "
+                f"| {per_chunk[1]:+.2f} | {per_chunk[1] / per_chunk[0]:.2f} | |"
+            )
+
+
+def in_situ(rounds: int) -> None:
+    print("\nIn situ (real SDK calls over the mock transport), µs added per call:")
+    print("| call | bare | floor | tokentrail | tokentrail / floor |")
+    print("|---|---:|---:|---:|---:|")
+    openai_50 = fakes.FakeOpenAI(chunks=50).client()
+    openai_5 = fakes.FakeOpenAI(chunks=5).client()
+
+    def stream(client: Any) -> Callable[[], None]:
+        def call() -> None:
+            for _ in client.chat.completions.create(**CHAT, **CALLER_USAGE):
+                pass
+
+        return call
+
+    calls = {
+        "openai chat": lambda: openai_50.chat.completions.create(**CHAT),
+        "openai chat stream, 50 chunks": stream(openai_50),
+        "openai chat stream, 5 chunks": stream(openai_5),
+    }
+    found = Modes("openai").rounds(calls, rounds, 0.2)
+    for name, samples in found.items():
+        f, t = added(samples, "floor"), added(samples, "tokentrail")
+        print(
+            f"| {name} | {statistics.median(samples['bare']):.0f} | {f:+.0f} | {t:+.0f} "
+            f"| {t / f:.2f} |"
+        )
+    long, short = found["openai chat stream, 50 chunks"], found["openai chat stream, 5 chunks"]
+    f = (added(long, "floor") - added(short, "floor")) / 45
+    t = (added(long, "tokentrail") - added(short, "tokentrail")) / 45
+    print(f"| per chunk, (50 chunks - 5 chunks) / 45 | | {f:+.2f} | {t:+.2f} | |")
+
+
+def breakdown(rounds: int, seconds: float) -> None:
+    """The openai chat call: spans, metrics and tokentrail's own code."""
+    client = fakes.FakeOpenAI().client()
+
+    def call() -> Any:
+        return client.chat.completions.create(**CHAT)
+
+    configs = {"tokentrail": (True, True), "no spans": (False, True),
+               "no metrics": (True, False), "neither": (False, False)}  # fmt: skip
     for _ in range(20):
         call()
     start = time.process_time()
     call()
     n = max(5, round(seconds / (time.process_time() - start)))
     samples: dict[str, list[float]] = defaultdict(list)
-    built = {name: providers(*config) for name, config in CONFIGS.items() if config}
+    built = {name: providers(*config) for name, config in configs.items()}
     for _ in range(rounds):
-        for name, config in CONFIGS.items():
-            if config is None:
-                samples[name].append(_cpu_us(call, n))
-                continue
+        samples["bare"].append(_cpu_us(call, n))
+        for name in configs:
             tracer_provider, meter_provider, exporter = built[name]
             tokentrail.instrument(
                 tracer_provider=tracer_provider, meter_provider=meter_provider, providers=["openai"]
@@ -111,103 +280,45 @@ def breakdown(call: Callable[[], Any], rounds: int, seconds: float) -> dict[str,
             samples[name].append(_cpu_us(call, n))
             tokentrail.uninstrument()
             exporter.clear()
-    return {name: statistics.median(values) for name, values in samples.items()}
+    t = {name: statistics.median(values) for name, values in samples.items()}
+    ours = t["tokentrail"] - t["bare"]
+    print(f"\nopenai chat in situ: bare {t['bare']:.0f} µs, tokentrail {ours:+.0f} µs")
+    print(f"  spans (SDK span + processor + exporter) {t['tokentrail'] - t['no spans']:+.0f} µs")
+    print(f"  metrics (synchronous recordings)         {t['tokentrail'] - t['no metrics']:+.0f} µs")
+    print(f"  tokentrail's own code (no-op providers)  {t['neither'] - t['bare']:+.0f} µs")
 
 
-def what_a_call_records(call: Callable[[], Any]) -> dict[str, Any]:
-    """Span attribute count and synchronous metric recordings of one instrumented call."""
-    from opentelemetry.sdk.metrics._internal import instrument as sdk_instrument
+def by_package(n: int) -> None:
+    """cProfile's own time (tottime) per top-level package, µs per openai chat call."""
+    client = fakes.FakeOpenAI().client()
 
-    tracer_provider, meter_provider, exporter = providers(True, True)
-    tokentrail.instrument(
-        tracer_provider=tracer_provider, meter_provider=meter_provider, providers=["openai"]
-    )
-    counts: dict[str, int] = defaultdict(int)
-    patched = {sdk_instrument._Histogram: "record", sdk_instrument._Counter: "add"}
-    originals = {cls: getattr(cls, method) for cls, method in patched.items()}
-
-    def counting(original: Callable[..., Any]) -> Callable[..., Any]:
-        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-            counts[self.name] += 1
-            return original(self, *args, **kwargs)
-
-        return method
-
-    try:
-        for cls, method in patched.items():
-            setattr(cls, method, counting(originals[cls]))
-        call()
-    finally:
-        for cls, method in patched.items():
-            setattr(cls, method, originals[cls])
-        tokentrail.uninstrument()
-    span = exporter.get_finished_spans()[-1]
-    return {"span attributes": len(span.attributes), "metric recordings": dict(counts)}
-
-
-def per_chunk_us(n: int = 2000) -> float:
-    """tokentrail's per-chunk path alone: ``StreamProxy`` + the chat accumulator over SDK
-    chunks parsed beforehand, minus iterating the same chunks bare (µs per chunk, CPU)."""
-    from tokentrail.attribution import EMPTY
-    from tokentrail.instrumentation.openai.streams import CompletionStreamAccumulator
-    from tokentrail.pricing import PriceBook
-    from tokentrail.telemetry.emitter import Emitter
-    from tokentrail.telemetry.records import Request
-    from tokentrail.telemetry.stream import CallStream, StreamProxy
-
-    client = fakes.FakeOpenAI(chunks=50).client()
-    chunks = (
-        list(
-            client.chat.completions.create(
-                model=fakes.OPENAI_MODEL,
-                messages=MESSAGES,
-                stream=True,
-                stream_options={"include_usage": True},
+    def profile(instrumented: bool) -> dict[str, float]:
+        tracer_provider, meter_provider, exporter = providers(True, True)
+        if instrumented:
+            tokentrail.instrument(
+                tracer_provider=tracer_provider, meter_provider=meter_provider, providers=["openai"]
             )
-        )
-        * 20
-    )
-    tracer_provider, meter_provider, _ = providers(False, False)
-    emitter = Emitter(
-        price_book=PriceBook(), tracer_provider=tracer_provider, meter_provider=meter_provider
-    )
-    request = Request("chat", "openai", fakes.OPENAI_MODEL, stream=True)
+        client.chat.completions.create(**CHAT)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for i in range(n):
+            client.chat.completions.create(**CHAT)
+            if i % 500 == 499:
+                exporter.clear()
+        profiler.disable()
+        if instrumented:
+            tokentrail.uninstrument()
+        totals: dict[str, float] = defaultdict(float)
+        for (filename, _, _), (_, _, tottime, _, _) in pstats.Stats(profiler).stats.items():
+            totals[_package(filename)] += tottime / n * 1e6
+        return totals
 
-    def proxied() -> None:
-        call = emitter.start(request, EMPTY, with_span=False)
-        accumulator = CompletionStreamAccumulator(hide_usage_chunk=False, prompt=None)
-        for _ in StreamProxy(iter(chunks), CallStream(call, accumulator)):
-            pass
-
-    def bare() -> None:
-        for _ in iter(chunks):
-            pass
-
-    rounds = [(_cpu_us(proxied, n // 100), _cpu_us(bare, n // 100)) for _ in range(9)]
-    return statistics.median(p - b for p, b in rounds) / len(chunks)
-
-
-def by_package(call: Callable[[], Any], n: int, instrumented: bool) -> dict[str, float]:
-    """cProfile's own time (tottime) per top-level package, µs per call."""
-    tracer_provider, meter_provider, exporter = providers(True, True)
-    if instrumented:
-        tokentrail.instrument(
-            tracer_provider=tracer_provider, meter_provider=meter_provider, providers=["openai"]
-        )
-    call()
-    profile = cProfile.Profile()
-    profile.enable()
-    for i in range(n):
-        call()
-        if i % 500 == 499:
-            exporter.clear()
-    profile.disable()
-    if instrumented:
-        tokentrail.uninstrument()
-    totals: dict[str, float] = defaultdict(float)
-    for (filename, _, _), (_, _, tottime, _, _) in pstats.Stats(profile).stats.items():
-        totals[_package(filename)] += tottime / n * 1e6
-    return dict(totals)
+    bare, ours = profile(False), profile(True)
+    print(f"\ncProfile own time by package, instrumented - bare, µs per call (n={n}):")
+    for package, value in sorted(ours.items(), key=lambda kv: bare.get(kv[0], 0) - kv[1]):
+        delta = value - bare.get(package, 0.0)
+        if abs(delta) >= 1:
+            print(f"  {package:32} {delta:+7.1f}")
 
 
 def _package(filename: str) -> str:
@@ -226,32 +337,16 @@ def _package(filename: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--round-seconds", type=float, default=0.2)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--cprofile", type=int, default=0, metavar="CALLS")
     options = parser.parse_args()
-    print(f"per-chunk path (StreamProxy + accumulator, no SDK): {per_chunk_us():.2f} µs/chunk")
-    for name, call in calls().items():
-        t = breakdown(call, options.rounds, options.round_seconds)
-        added = t["tokentrail"] - t["bare"]
-        spans = t["tokentrail"] - t["no spans"]
-        metrics = t["tokentrail"] - t["no metrics"]
-        own = t["neither"] - t["bare"]
-        print(f"\n{name}: bare {t['bare']:.0f} µs, tokentrail +{added:.0f} µs (CPU, medians)")
-        print(f"  spans (SDK span + processor + exporter) {spans:+.0f} µs")
-        print(f"  metrics (synchronous recordings)         {metrics:+.0f} µs")
-        print(f"  tokentrail's own code, wrapt, pricing    {own:+.0f} µs  (no-op providers)")
-        print(f"  rest (not additive)                      {added - spans - metrics - own:+.0f} µs")
-        print(f"  one call records: {what_a_call_records(call)}")
-        if options.cprofile:
-            n = options.cprofile // (10 if "stream" in name else 1)
-            bare = by_package(call, n, instrumented=False)
-            ours = by_package(call, n, instrumented=True)
-            print(f"  cProfile own time by package, instrumented - bare, µs/call (n={n}):")
-            for package, value in sorted(ours.items(), key=lambda kv: bare.get(kv[0], 0) - kv[1]):
-                delta = value - bare.get(package, 0.0)
-                if abs(delta) >= 1:
-                    print(f"    {package:32} {delta:+7.1f}")
+    # in situ first: isolation replaces SDK methods with stubs for the rest of the process
+    in_situ(options.rounds)
+    breakdown(options.rounds, 0.2)
+    if options.cprofile:
+        by_package(options.cprofile)
+    print()
+    isolation(options.rounds)
     return 0
 
 

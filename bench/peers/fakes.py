@@ -1,10 +1,12 @@
-"""Fake OpenAI, Anthropic and Gemini APIs for the peer benchmark: real SDK clients over an
-``httpx2.MockTransport``, nothing leaves the process.
+"""Fake OpenAI, Anthropic, Gemini and Bedrock APIs for the peer benchmark: real SDK clients
+over an ``httpx2.MockTransport`` (boto3: answered from botocore's ``before-send`` event, before
+any HTTP), nothing leaves the process. LiteLLM is given the fake OpenAI client.
 
 Self-contained on purpose: the peers' virtualenvs do not have tokentrail, so this cannot reuse
 ``tokentrail.fakes``. Bodies follow the APIs' wire shapes (``reference/sdk-surfaces.md`` §7)
-with realistic usage: cached input and reasoning tokens on every provider, cache writes on
-Anthropic, running usage totals on every Gemini stream chunk. Every answer carries a fresh id,
+with realistic usage: cached input and reasoning tokens on every provider (a second Gemini
+without thinking tokens), cache writes on Anthropic and Bedrock, running usage totals on every
+Gemini stream chunk. Every answer carries a fresh id,
 so that an instrumentation that keeps state per response id shows up in the memory figures.
 Bodies are rendered once; a call only substitutes the id.
 
@@ -28,6 +30,10 @@ OPENAI_RESPONSE_MODEL = "gpt-5-mini-2025-08-07"
 ANTHROPIC_MODEL = "claude-haiku-4-5"
 ANTHROPIC_RESPONSE_MODEL = "claude-haiku-4-5-20251001"
 GEMINI_MODEL = "gemini-2.5-flash"
+#: a cross-region inference profile, as most Bedrock callers use
+BEDROCK_MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+#: LiteLLM's route to the openai SDK (given the fake client)
+LITELLM_MODEL = f"openai/{OPENAI_MODEL}"
 
 _ID = "__RESPONSE_ID__"
 _WORDS = ["the", "quarterly", "figures", "show", "steady", "growth", "in", "the", "core"]
@@ -65,8 +71,21 @@ GEMINI_USAGE = {
     "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 1200}],
     "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 1024}],
 }
+# the same without thinking (thinking off, or a model without it): nothing to add to output
+GEMINI_USAGE_NO_THINKING = {k: v for k, v in GEMINI_USAGE.items() if k != "thoughtsTokenCount"} | {
+    "totalTokenCount": 1500
+}
+# Converse's inputTokens EXCLUDES the cache reads and writes, as Anthropic's does.
+BEDROCK_USAGE = {
+    "inputTokens": 50,
+    "outputTokens": 300,
+    "totalTokens": 1550,
+    "cacheReadInputTokens": 1000,
+    "cacheWriteInputTokens": 200,
+}
 
-#: provider -> semconv usage a correct instrumentation reports (per call)
+#: usage (a scenario's, by default its provider's) -> semconv usage a correct instrumentation
+#: reports per call
 EXPECTED: dict[str, dict[str, int]] = {
     "openai": {"input": 1200, "output": 300, "cache_read": 1024, "reasoning": 128},
     "anthropic": {
@@ -77,6 +96,10 @@ EXPECTED: dict[str, dict[str, int]] = {
         "reasoning": 64,
     },
     "gemini": {"input": 1200, "output": 300 + 128, "cache_read": 1024, "reasoning": 128},
+    "gemini-no-thinking": {"input": 1200, "output": 300, "cache_read": 1024},
+    "bedrock": {"input": 50 + 1000 + 200, "output": 300, "cache_read": 1000, "cache_creation": 200},
+    # LiteLLM routes to the fake OpenAI
+    "litellm": {"input": 1200, "output": 300, "cache_read": 1024, "reasoning": 128},
 }
 
 
@@ -296,11 +319,13 @@ class FakeAnthropic(_Fake):
 
 
 class FakeGemini(_Fake):
-    """generate_content and its stream (``chunks`` chunks, each with the running usage)."""
+    """generate_content and its stream (``chunks`` chunks, each with the running usage);
+    ``thinking=False``: usage without thoughts."""
 
-    def __init__(self, chunks: int = 50) -> None:
+    def __init__(self, chunks: int = 50, *, thinking: bool = True) -> None:
         super().__init__()
         pieces = _text(chunks)
+        final_usage = GEMINI_USAGE if thinking else GEMINI_USAGE_NO_THINKING
 
         def response(text: str, usage: dict[str, Any], finish: str | None) -> dict[str, Any]:
             candidate: dict[str, Any] = {
@@ -316,7 +341,7 @@ class FakeGemini(_Fake):
                 "responseId": _ID,
             }
 
-        self._response = json.dumps(response("".join(pieces), GEMINI_USAGE, "STOP"))
+        self._response = json.dumps(response("".join(pieces), final_usage, "STOP"))
         chunks_json = []
         for i, piece in enumerate(pieces, 1):
             last = i == len(pieces)
@@ -324,10 +349,12 @@ class FakeGemini(_Fake):
                 "promptTokenCount": 1200,
                 "cachedContentTokenCount": 1024,
                 "candidatesTokenCount": 300 * i // len(pieces),
-                "thoughtsTokenCount": 128,
-                "totalTokenCount": 1200 + 128 + 300 * i // len(pieces),
+                "totalTokenCount": 1200 + 300 * i // len(pieces),
             }
-            usage = GEMINI_USAGE if last else running
+            if thinking:
+                running["thoughtsTokenCount"] = 128
+                running["totalTokenCount"] += 128
+            usage = final_usage if last else running
             chunks_json.append(json.dumps(response(piece, usage, "STOP" if last else None)))
         self._stream = "".join(f"data: {c}\r\n\r\n" for c in chunks_json)
 
@@ -349,3 +376,59 @@ class FakeGemini(_Fake):
                 httpx_client=self.sync_http(), httpx_async_client=self.async_http()
             ),
         )
+
+
+class _Body:
+    """The raw body of a botocore ``AWSResponse`` (what its ``content`` reads)."""
+
+    __slots__ = ("_content",)
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def stream(self, **_: Any) -> Any:
+        yield self._content
+
+
+class FakeBedrock(_Fake):
+    """``bedrock-runtime`` Converse, answered from botocore's ``before-send`` event: the
+    request is built, signed and parsed by botocore as for AWS, only the HTTP send is
+    skipped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._converse = json.dumps(
+            {
+                "output": {
+                    "message": {
+                        "role": "assistant",
+                        "content": [{"text": "".join(_text(50))}],
+                    }
+                },
+                "stopReason": "end_turn",
+                "usage": BEDROCK_USAGE,
+                "metrics": {"latencyMs": 420},
+            }
+        )
+
+    def before_send(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        self.requests += 1
+        headers = {
+            "content-type": "application/json",
+            "x-amzn-requestid": f"{next(self._ids):08d}-0000-4000-8000-000000000000",
+        }
+        return AWSResponse(request.url, 200, headers, _Body(self._converse.encode()))
+
+    def client(self) -> Any:
+        import boto3
+
+        client = boto3.client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            aws_access_key_id="AKIDBENCH",
+            aws_secret_access_key="bench-secret",
+        )
+        client.meta.events.register("before-send.bedrock-runtime.Converse", self.before_send)
+        return client

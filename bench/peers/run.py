@@ -41,17 +41,24 @@ BEGIN, END = "<!-- peers:begin -->", "<!-- peers:end -->"
 #: peer -> (virtualenv, column title)
 PEERS = {
     "tokentrail": ("tokentrail", "tokentrail"),
+    "floor": ("tokentrail", "floor"),
     "openllmetry": ("openllmetry", "OpenLLMetry 0.62.4"),
     "openlit": ("openlit", "OpenLIT 1.45.0"),
-    "otel-genai": ("otel-genai", "official OTel GenAI 1.3b0"),
+    "otel-genai": ("otel-genai", "official OTel GenAI 1.3b0 / botocore 0.66b1"),
+    "openinference": ("openinference", "OpenInference"),
     "anthropic-sdk-tracing": ("bare", "anthropic SDK's own tracing"),
 }
+#: not instrumentations a user would pick: left out of "best correct peer"
+REFERENCES = ("tokentrail", "floor")
 #: scenario -> (title, non-streamed counterpart for the per-chunk figure)
 SCENARIOS = {
     "openai-chat": ("openai chat", None),
-    "openai-chat-stream": ("openai chat stream (50 chunks)", "openai-chat"),
+    "openai-chat-stream-caller-usage": (
+        "openai chat stream (50 chunks), the caller sets include_usage",
+        "openai-chat",
+    ),
     "openai-chat-stream-no-usage": (
-        "openai chat stream (50 chunks), caller does not ask for usage",
+        "openai chat stream (50 chunks), the caller does not",
         "openai-chat",
     ),
     "openai-responses": ("openai responses", None),
@@ -64,8 +71,12 @@ SCENARIOS = {
         "anthropic-messages-sdk-tracing",
     ),
     "gemini-generate": ("gemini generate_content", None),
+    "gemini-generate-no-thinking": ("gemini generate_content, no thinking tokens", None),
     "gemini-stream": ("gemini generate_content_stream (50 chunks)", "gemini-generate"),
+    "bedrock-converse": ("bedrock converse (boto3)", None),
+    "litellm-completion": ("litellm completion (openai route)", None),
 }
+PROVIDERS = ("openai", "anthropic", "gemini", "bedrock", "litellm")
 #: peers that apply to some scenarios only (the SDK's own tracing: measured switched on
 #: against the same client with it off)
 PEER_SCENARIOS = {"anthropic-sdk-tracing": ("anthropic-messages", "anthropic-stream")}
@@ -140,6 +151,26 @@ def worker(python: Path, peer: str, *args: str, timeout: float = 900) -> dict[st
     return {**failure, "scenarios": dict.fromkeys(scenarios, failure)}
 
 
+_ROUNDS = ("bare_us", "instrumented_us", "bare_wall_us", "instrumented_wall_us")
+
+
+def _append_rounds(
+    cell: tuple[dict[str, Any], dict[str, Any]], results: dict[str, Any], bares: dict[str, Any]
+) -> None:
+    """Add the rounds of one more pass of a peer's worker to those of its first pass (whose
+    correctness check and notes stand)."""
+    first, first_bares = cell
+    for scenario, result in results.get("scenarios", {}).items():
+        kept = first["scenarios"].get(scenario, {})
+        if kept.get("status") == "ok" and result.get("status") == "ok":
+            for key in _ROUNDS:
+                kept[key] = kept[key] + result[key]
+        kept_bare, bare = first_bares.get(scenario, {}), bares.get(scenario, {})
+        if kept_bare.get("status") == "ok" and bare.get("status") == "ok":
+            for key in _ROUNDS:
+                kept_bare[key] = kept_bare[key] + bare[key]
+
+
 def _spread(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
@@ -153,6 +184,8 @@ def summarize(result: dict[str, Any], bare: dict[str, Any] | None) -> dict[str, 
     if not bare_us:
         return {**result, "status": "error", "reason": (bare or {}).get("reason", "no bare run")}
     out = {**result, "bare": _spread(bare_us), "instrumented": _spread(instrumented_us)}
+    #: the fastest round of each side: what is left when the machine disturbs least
+    out["added_of_minima"] = min(instrumented_us) - min(bare_us)
     if result["bare_us"]:  # interleaved: one difference per round
         diffs = [i - b for b, i in zip(bare_us, instrumented_us, strict=True)]
         out["added"] = _spread(diffs)
@@ -167,6 +200,10 @@ def summarize(result: dict[str, Any], bare: dict[str, Any] | None) -> dict[str, 
 
 
 # -- correctness ------------------------------------------------------------------------------
+
+
+#: the floor reports constant values: nothing to check
+FLOOR_VERDICT = {"problems": [], "gaps": ["constant values"], "ok": True, "cost_right": False}
 
 
 def verdict(check: dict[str, Any] | None, reference_cost: float | None) -> dict[str, Any]:
@@ -285,6 +322,8 @@ def markdown(report: dict[str, Any]) -> str:
             row.append(text)
         lines.append("| " + " | ".join(row) + " |")
 
+    lines += ["", *ratios_markdown(report, cell_of)]
+
     streams = [s for s in report["scenarios"] if SCENARIOS[s][1] in report["scenarios"]]
     if streams:
         lines += [
@@ -349,7 +388,7 @@ def markdown(report: dict[str, Any]) -> str:
             "Memory: growth after a warm-up (2000 calls; --quick: 500) over "
             f"{report['settings']['memory_calls']:,} calls (span exporter emptied every 1000 "
             "calls), RSS in KB and live objects (`gc.get_objects()`) per 1000 calls. Start-up: "
-            "importing the peer and instrumenting all three SDKs in a fresh interpreter, "
+            "importing the peer and instrumenting all five SDKs in a fresh interpreter, "
             "after the SDKs are imported (median ms).",
             "",
             "| | "
@@ -358,7 +397,7 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|" + "---:|" * (len(mem_scenarios) + 1),
         ]
         for peer in ["bare", *peers]:
-            if peer == "anthropic-sdk-tracing":
+            if peer in ("anthropic-sdk-tracing", "floor"):
                 continue
             row = ["bare SDK" if peer == "bare" else PEERS[peer][1]]
             for s in mem_scenarios:
@@ -370,7 +409,7 @@ def markdown(report: dict[str, Any]) -> str:
                     row.append("n/a " + note(m.get("reason", "not run")) if m else "-")
             i = imports.get(peer, {})
             if i.get("status") == "ok" and peer == "bare":
-                row.append(f"0 (the three SDKs: {i['import_sdks_ms']:.0f})")
+                row.append(f"0 (the five SDKs: {i['import_sdks_ms']:.0f})")
             elif i.get("status") == "ok":
                 row.append(f"{i['import_and_instrument_ms']:.0f}")
             else:
@@ -380,6 +419,93 @@ def markdown(report: dict[str, Any]) -> str:
     if notes:
         lines += ["", *(f"[{n}] {text}  " for text, n in notes.items())]
     return "\n".join(lines)
+
+
+#: the goals: tokentrail's overhead against the best correct peer's, and against the floor's
+PEER_TARGET, FLOOR_TARGET = 0.8, 1.2
+
+
+def best_correct_peer(report: dict[str, Any], scenario: str) -> tuple[str, dict] | None:
+    """The peer (not tokentrail, not the floor) whose telemetry is right and whose median
+    overhead is the smallest."""
+    found = [
+        (peer, cell)
+        for peer, cell in report["cells"].get(scenario, {}).items()
+        if peer not in REFERENCES and cell.get("status") == "ok" and cell["verdict"]["ok"]
+    ]
+    return min(found, key=lambda pc: pc[1]["added"]["median"]) if found else None
+
+
+def ratios(report: dict[str, Any], scenario: str) -> dict[str, Any]:
+    """tokentrail's overhead over the best correct peer's and over the floor's, at the
+    medians and at the fastest rounds (None where a side is missing or not above zero)."""
+    cells = report["cells"].get(scenario, {})
+
+    def ratio(ours: dict, theirs: dict, key: str) -> float | None:
+        a = ours["added"]["median"] if key == "median" else ours.get("added_of_minima")
+        b = theirs["added"]["median"] if key == "median" else theirs.get("added_of_minima")
+        return a / b if a is not None and b is not None and b > 0 else None
+
+    ours = cells.get("tokentrail", {})
+    if ours.get("status") != "ok":
+        return {}
+    out: dict[str, Any] = {}
+    best = best_correct_peer(report, scenario)
+    if best is not None:
+        out["peer"] = best[0]
+        out["peer_median"] = ratio(ours, best[1], "median")
+        out["peer_minima"] = ratio(ours, best[1], "minima")
+    floor = cells.get("floor", {})
+    if floor.get("status") == "ok":
+        out["floor_median"] = ratio(ours, floor, "median")
+        out["floor_minima"] = ratio(ours, floor, "minima")
+    return out
+
+
+def ratios_markdown(report: dict[str, Any], cell_of: Any) -> list[str]:
+    def shown(value: float | None, target: float) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.2f}" + (" ✓" if value <= target else " ✗")
+
+    lines = [
+        "#### tokentrail against the best correct peer and the floor",
+        "",
+        "Overhead ratios, at the medians of the rounds and (in brackets) at the fastest round "
+        "of each side; the goals: at most 0.8 of the best correct peer's, 1.2 of the floor's.",
+        "",
+        "| scenario | tokentrail µs | best correct peer µs | tokentrail / peer | floor µs "
+        "| tokentrail / floor |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for scenario in report["scenarios"]:
+        found = ratios(report, scenario)
+        ours, floor = cell_of(scenario, "tokentrail"), cell_of(scenario, "floor")
+        if ours.get("status") != "ok":
+            continue
+        peer = found.get("peer")
+        peer_cell = cell_of(scenario, peer) if peer else None
+        row = [
+            SCENARIOS[scenario][0],
+            f"{ours['added']['median']:+.0f} ({ours['added_of_minima']:+.0f})",
+            f"{PEERS[peer][1]}: {peer_cell['added']['median']:+.0f} "
+            f"({peer_cell['added_of_minima']:+.0f})"
+            if peer_cell
+            else "none correct",
+            f"{shown(found.get('peer_median'), PEER_TARGET)} "
+            f"({shown(found.get('peer_minima'), PEER_TARGET)})"
+            if peer_cell
+            else "-",
+            f"{floor['added']['median']:+.0f} ({floor['added_of_minima']:+.0f})"
+            if floor.get("status") == "ok"
+            else "-",
+            f"{shown(found.get('floor_median'), FLOOR_TARGET)} "
+            f"({shown(found.get('floor_minima'), FLOOR_TARGET)})"
+            if floor.get("status") == "ok"
+            else "-",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def environment_markdown(report: dict[str, Any]) -> str:
@@ -394,7 +520,8 @@ def environment_markdown(report: dict[str, Any]) -> str:
         f"Run of {env['date']}: {env['cpu']}, {env['cores']} cores, load average "
         f"{load} at the start and {load_end} at the end (1/5/15 min); Python {env['python']}, "
         f"{env['platform']}; {settings['rounds']} rounds of ~{settings['round_seconds']} s "
-        f"per side{' (--quick)' if settings['quick'] else ''}.",
+        f"per side in {settings.get('passes', 1)} passes"
+        f"{' (--quick)' if settings['quick'] else ''}.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".",
     ]
@@ -431,6 +558,13 @@ def main() -> int:
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     parser.add_argument("--rounds", type=int, help="rounds per cell (default 11, quick 5)")
+    parser.add_argument(
+        "--passes",
+        type=int,
+        default=1,
+        help="split each cell's rounds over this many worker runs, alternating with the "
+        "other peers' (default 1)",
+    )
     parser.add_argument("--round-seconds", type=float, help="per side (default 0.1, quick 0.05)")
     parser.add_argument("--memory-calls", type=int, help="default 50000, quick 5000; 0: skip")
     parser.add_argument("--memory-scenarios", default="openai-responses", help="comma-separated")
@@ -453,7 +587,8 @@ def main() -> int:
         report = json.loads(Path(options.render).read_text(encoding="utf-8"))
         return publish(report, readme=not options.no_readme)
     quick = options.quick
-    rounds = options.rounds or (5 if quick else 11)
+    passes = max(1, options.passes)
+    rounds = -(-(options.rounds or (5 if quick else 11)) // passes) * passes  # whole passes
     round_seconds = options.round_seconds or (0.05 if quick else 0.1)
     memory_calls = (
         options.memory_calls if options.memory_calls is not None else (5000 if quick else 50000)
@@ -475,31 +610,47 @@ def main() -> int:
     reference_costs = reference.get("reference_costs", {})
     provider_of = {s: s.split("-")[0] for s in SCENARIOS}
     extra = ["--openlit-pricing", pricing] if pricing else []
-    timing = ["--rounds", str(rounds), "--round-seconds", str(round_seconds), *extra]
 
-    # one worker process per (provider, peer), providers in turn, so that the peers' figures
-    # for one scenario are taken close together
+    def timing_of(rounds: int) -> list[str]:
+        return ["--rounds", str(rounds), "--round-seconds", str(round_seconds), *extra]
+
+    # one worker process per (provider, peer, pass), providers in turn, so that the peers'
+    # figures for one scenario are taken close together; each peer's rounds are split over
+    # passes that alternate with the other peers', so that a change in the machine's load
+    # during the run falls on every peer alike
     cells: dict[str, dict[str, Any]] = {}
-    for provider in ("openai", "anthropic", "gemini"):
+    per_pass = timing_of(rounds // passes)
+    for provider in PROVIDERS:
         group = [s for s in scenarios if provider_of[s] == provider]
-        for peer in peers:
-            mine = [s for s in group if s in PEER_SCENARIOS.get(peer, group)]
-            if not mine:
-                continue
-            python = pythons[PEERS[peer][0]]
-            results = worker(python, peer, *mine, *timing)
-            bares = {}
-            if any(r.get("mode") == "instrumented" for r in results["scenarios"].values()):
-                bares = worker(python, peer, *mine, "--mode", "bare", *timing)["scenarios"]
-            for scenario in mine:
+        raw: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for n in range(passes):
+            order = peers[n % len(peers) :] + peers[: n % len(peers)] if n else peers
+            for peer in order:
+                mine = [s for s in group if s in PEER_SCENARIOS.get(peer, group)]
+                if not mine or (peer in raw and raw[peer][0].get("status") == "error"):
+                    continue
+                python = pythons[PEERS[peer][0]]
+                results = worker(python, peer, *mine, *per_pass)
+                bares: dict[str, Any] = {}
+                if any(r.get("mode") == "instrumented" for r in results["scenarios"].values()):
+                    bares = worker(python, peer, *mine, "--mode", "bare", *per_pass)["scenarios"]
+                if peer not in raw:
+                    raw[peer] = (results, bares)
+                else:
+                    _append_rounds(raw[peer], results, bares)
+        for peer, (results, bares) in raw.items():
+            for scenario in results["scenarios"]:
                 cell = summarize(results["scenarios"][scenario], bares.get(scenario))
                 cell["versions"] = results.get("versions", {})
                 cells.setdefault(scenario, {})[peer] = cell
                 if cell.get("status") != "ok":
                     log(f"{scenario:32} {peer:22} {cell.get('status')}: {cell.get('reason')}")
                     continue
-                cell["verdict"] = verdict(
-                    cell.get("correctness"), reference_costs.get(provider_of[scenario])
+                usage = (cell.get("correctness") or {}).get("usage", provider_of[scenario])
+                cell["verdict"] = (
+                    FLOOR_VERDICT
+                    if peer == "floor"
+                    else verdict(cell.get("correctness"), reference_costs.get(usage))
                 )
                 a = cell["added"]
                 log(
@@ -512,7 +663,7 @@ def main() -> int:
     memory: dict[str, dict[str, Any]] = {}
     imports: dict[str, Any] = {}
     for peer in ["bare", *peers] if (memory_calls or import_runs) else []:
-        if peer == "anthropic-sdk-tracing":
+        if peer in ("anthropic-sdk-tracing", "floor"):
             continue
         python = pythons[PEERS[peer][0] if peer in PEERS else "bare"]
         if memory_scenarios:
@@ -534,6 +685,7 @@ def main() -> int:
         "settings": {
             "quick": quick,
             "rounds": rounds,
+            "passes": passes,
             "round_seconds": round_seconds,
             "memory_calls": memory_calls,
             "import_runs": import_runs,

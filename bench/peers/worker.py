@@ -28,7 +28,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+# LiteLLM fetches its model cost map from GitHub at import unless told to use its own copy
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import fakes
 from opentelemetry import metrics, trace
@@ -81,7 +85,12 @@ class Telemetry:
 
 class Scenario:
     """One kind of SDK call: ``build(native_tracing)`` returns a zero-argument callable that
-    makes ``calls_per_invocation`` calls (clients built once, outside the timing)."""
+    makes ``calls_per_invocation`` calls (clients built once, outside the timing).
+
+    ``usage``: the key of ``fakes.EXPECTED`` (the provider's, unless the scenario's fake
+    reports another usage). ``client_per_side``: the instrumented side gets a client built
+    while the peer is instrumented (some Bedrock instrumentations wrap each boto3 client when
+    it is created, not the class)."""
 
     def __init__(
         self,
@@ -91,12 +100,16 @@ class Scenario:
         chunks: int = 0,
         calls_per_invocation: int = 1,
         native_tracing: bool | None = None,
+        usage: str | None = None,
+        client_per_side: bool = False,
     ) -> None:
         self.provider = provider
         self.build = build
         self.chunks = chunks
         self.calls_per_invocation = calls_per_invocation
         self.native_tracing = native_tracing
+        self.usage = usage or provider
+        self.client_per_side = client_per_side
 
 
 def _openai_chat(_: bool) -> Callable[[], Any]:
@@ -170,11 +183,14 @@ def _anthropic_stream(native_tracing: bool) -> Callable[[], Any]:
     return call
 
 
-def _gemini_generate(_: bool) -> Callable[[], Any]:
-    client = fakes.FakeGemini().client()
-    return lambda: client.models.generate_content(
-        model=fakes.GEMINI_MODEL, contents="Summarize the quarterly report."
-    )
+def _gemini_generate(thinking: bool) -> Callable[[bool], Callable[[], Any]]:
+    def build(_: bool) -> Callable[[], Any]:
+        client = fakes.FakeGemini(thinking=thinking).client()
+        return lambda: client.models.generate_content(
+            model=fakes.GEMINI_MODEL, contents="Summarize the quarterly report."
+        )
+
+    return build
 
 
 def _gemini_stream(_: bool) -> Callable[[], Any]:
@@ -189,9 +205,29 @@ def _gemini_stream(_: bool) -> Callable[[], Any]:
     return call
 
 
+def _bedrock_converse(_: bool) -> Callable[[], Any]:
+    client = fakes.FakeBedrock().client()
+    messages = [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}]
+    return lambda: client.converse(
+        modelId=fakes.BEDROCK_MODEL, messages=messages, inferenceConfig={"maxTokens": 1024}
+    )
+
+
+def _litellm_completion(_: bool) -> Callable[[], Any]:
+    """``litellm.completion`` routed to the openai SDK, given the fake OpenAI client; read as
+    ``litellm.completion`` at each call, as applications do (instrumentations patch the
+    module's function)."""
+    import litellm
+
+    client = fakes.FakeOpenAI().client()
+    return lambda: litellm.completion(
+        model=fakes.LITELLM_MODEL, messages=MESSAGES, max_completion_tokens=1024, client=client
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     "openai-chat": Scenario("openai", _openai_chat),
-    "openai-chat-stream": Scenario("openai", _openai_chat_stream(True), chunks=50),
+    "openai-chat-stream-caller-usage": Scenario("openai", _openai_chat_stream(True), chunks=50),
     "openai-chat-stream-no-usage": Scenario("openai", _openai_chat_stream(False), chunks=50),
     "openai-responses": Scenario("openai", _openai_responses),
     "openai-async-chat": Scenario("openai", _openai_async_chat, calls_per_invocation=10),
@@ -203,10 +239,19 @@ SCENARIOS: dict[str, Scenario] = {
     "anthropic-stream-sdk-tracing": Scenario(
         "anthropic", _anthropic_stream, chunks=50, native_tracing=True
     ),
-    "gemini-generate": Scenario("gemini", _gemini_generate),
+    "gemini-generate": Scenario("gemini", _gemini_generate(True)),
+    "gemini-generate-no-thinking": Scenario(
+        "gemini", _gemini_generate(False), usage="gemini-no-thinking"
+    ),
     "gemini-stream": Scenario("gemini", _gemini_stream, chunks=50),
+    "bedrock-converse": Scenario("bedrock", _bedrock_converse, client_per_side=True),
+    "litellm-completion": Scenario("litellm", _litellm_completion),
 }
 
+
+#: the providers a peer may instrument (``instrument_all``) and their SDKs' distributions
+PROVIDERS = ("openai", "anthropic", "gemini", "bedrock", "litellm")
+SDK_DISTRIBUTIONS = ("openai", "anthropic", "google-genai", "boto3", "litellm")
 
 # -- peers ------------------------------------------------------------------------------------
 
@@ -235,7 +280,22 @@ class Peer:
         return self.attached[provider]
 
     def instrument(self, provider: str) -> str | None:
-        """Instrument ``provider``'s SDK; returns a note for the report, if any."""
+        """Instrument ``provider``'s SDK; returns a note for the report, if any. LiteLLM
+        reaches OpenAI models through the openai SDK: an application that instruments
+        everything has the peer's LiteLLM instrumentation (if it has one) and its openai one
+        on, so both are."""
+        if provider != "litellm":
+            return self._instrument_provider(provider)
+        if not {"litellm", "openai"} & self.instrumentors.keys():
+            raise Unavailable("no litellm or openai instrumentation")
+        notes = [self._instrument_provider("openai")]
+        if "litellm" in self.instrumentors:
+            notes.append(self._instrument_provider("litellm"))
+        else:
+            notes.append("no LiteLLM instrumentation: seen through its openai one")
+        return "; ".join(filter(None, notes)) or None
+
+    def _instrument_provider(self, provider: str) -> str | None:
         try:
             module, name = self.instrumentors[provider]
         except KeyError:
@@ -268,7 +328,7 @@ class Peer:
         return note
 
     def instrument_all(self) -> None:
-        for provider in ("openai", "anthropic", "gemini"):
+        for provider in PROVIDERS:
             try:
                 self.instrument(provider)
             except Unavailable:
@@ -304,7 +364,13 @@ class AnthropicSdkTracing(Bare):
 
 class TokenTrail(Peer):
     distributions = ("tokentrail",)
-    names = {"openai": "openai", "anthropic": "anthropic", "gemini": "google_genai"}
+    names = {
+        "openai": ["openai"],
+        "anthropic": ["anthropic"],
+        "gemini": ["google_genai"],
+        "bedrock": ["bedrock"],
+        "litellm": ["litellm", "openai"],
+    }
 
     def instrument(self, provider: str) -> str | None:
         """An instrumentor that is not there yet (unknown provider, or it does not import)
@@ -315,10 +381,10 @@ class TokenTrail(Peer):
             tokentrail.instrument(
                 tracer_provider=self.telemetry.tracer_provider,
                 meter_provider=self.telemetry.meter_provider,
-                providers=[self.names[provider]],
+                providers=self.names[provider],
             )
         except (tokentrail.ConfigurationError, ImportError) as exc:
-            raise Unavailable(f"no {self.names[provider]} instrumentor yet ({exc})") from exc
+            raise Unavailable(f"no {self.names[provider][0]} instrumentor yet ({exc})") from exc
         self.active.append(tokentrail)
         return None
 
@@ -331,11 +397,35 @@ class TokenTrail(Peer):
         )
 
 
+class Floor(Peer):
+    """``bench/floor.py``: the span and histograms tokentrail's contract requires, with
+    constant values and nothing else (run in tokentrail's virtualenv)."""
+
+    distributions = ()
+
+    def instrument(self, provider: str) -> str | None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        import floor
+
+        floor.instrument_floor(
+            provider, self.telemetry.tracer_provider, self.telemetry.meter_provider
+        )
+        self.active.append(floor)
+        return None
+
+    def uninstrument(self) -> None:
+        for floor in self.active:
+            floor.uninstrument_floor()
+        self.active.clear()
+
+
 class OpenLLMetry(Peer):
     distributions = (
         "opentelemetry-instrumentation-openai",
         "opentelemetry-instrumentation-anthropic",
         "opentelemetry-instrumentation-google-generativeai",
+        "opentelemetry-instrumentation-bedrock",
+        "opentelemetry-instrumentation-litellm",
     )
     instrumentors = {
         "openai": ("opentelemetry.instrumentation.openai", "OpenAIInstrumentor"),
@@ -345,6 +435,8 @@ class OpenLLMetry(Peer):
             "opentelemetry.instrumentation.google_generativeai",
             "GoogleGenerativeAiInstrumentor",
         ),
+        "bedrock": ("opentelemetry.instrumentation.bedrock", "BedrockInstrumentor"),
+        "litellm": ("opentelemetry.instrumentation.litellm", "LiteLLMInstrumentor"),
     }
 
 
@@ -354,11 +446,14 @@ class OtelGenAI(Peer):
         "opentelemetry-instrumentation-genai-anthropic",
         "opentelemetry-instrumentation-google-genai",
         "opentelemetry-util-genai",
+        "opentelemetry-instrumentation-botocore",
     )
     instrumentors = {
         "openai": ("opentelemetry.instrumentation.genai.openai", "OpenAIInstrumentor"),
         "anthropic": ("opentelemetry.instrumentation.genai.anthropic", "AnthropicInstrumentor"),
         "gemini": ("opentelemetry.instrumentation.google_genai", "GoogleGenAiSdkInstrumentor"),
+        # botocore's instrumentation: a span for every AWS call, GenAI attributes for Bedrock
+        "bedrock": ("opentelemetry.instrumentation.botocore", "BotocoreInstrumentor"),
     }
 
 
@@ -376,6 +471,8 @@ class OpenLIT(Peer):
         "openai": ("openlit.instrumentation.openai", "OpenAIInstrumentor"),
         "anthropic": ("openlit.instrumentation.anthropic", "AnthropicInstrumentor"),
         "gemini": ("openlit.instrumentation.google_ai_studio", "GoogleAIStudioInstrumentor"),
+        "bedrock": ("openlit.instrumentation.bedrock", "BedrockInstrumentor"),
+        "litellm": ("openlit.instrumentation.litellm", "LiteLLMInstrumentor"),
     }
     _configured: dict[str, Any] | None = None
 
@@ -412,33 +509,70 @@ class OpenLIT(Peer):
         return note
 
 
+class OpenInference(Peer):
+    """Arize's OpenInference instrumentors (their own ``llm.*`` span attributes, no
+    metrics), with explicit providers; defaults (content captured)."""
+
+    distributions = (
+        "openinference-instrumentation-openai",
+        "openinference-instrumentation-anthropic",
+        "openinference-instrumentation-google-genai",
+        "openinference-instrumentation-bedrock",
+        "openinference-instrumentation-litellm",
+    )
+    instrumentors = {
+        "openai": ("openinference.instrumentation.openai", "OpenAIInstrumentor"),
+        "anthropic": ("openinference.instrumentation.anthropic", "AnthropicInstrumentor"),
+        "gemini": ("openinference.instrumentation.google_genai", "GoogleGenAIInstrumentor"),
+        "bedrock": ("openinference.instrumentation.bedrock", "BedrockInstrumentor"),
+        "litellm": ("openinference.instrumentation.litellm", "LiteLLMInstrumentor"),
+    }
+
+
 PEERS: dict[str, type[Peer]] = {
     "bare": Bare,
     "anthropic-sdk-tracing": AnthropicSdkTracing,
     "tokentrail": TokenTrail,
+    "floor": Floor,
     "openllmetry": OpenLLMetry,
     "openlit": OpenLIT,
     "otel-genai": OtelGenAI,
+    "openinference": OpenInference,
 }
 
 
 # -- correctness ------------------------------------------------------------------------------
 
-#: semconv quantity -> span attribute names seen in the wild (first present wins)
+#: semconv quantity -> span attribute names seen in the wild (first present wins; the
+#: ``llm.*`` ones are OpenInference's)
 USAGE_ATTRIBUTES = {
-    "input": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
-    "output": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+    "input": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "llm.token_count.prompt",
+    ),
+    "output": (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+    ),
     "cache_read": (
         "gen_ai.usage.cache_read.input_tokens",
         "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
     ),
     "cache_creation": (
         "gen_ai.usage.cache_creation.input_tokens",
         "gen_ai.usage.cache_write.input_tokens",
         "gen_ai.usage.cache_creation_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
     ),
-    "reasoning": ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens"),
-    "cost": ("gen_ai.usage.cost", "gen_ai.usage.cost.amount"),
+    "reasoning": (
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "llm.token_count.completion_details.reasoning",
+    ),
+    "cost": ("gen_ai.usage.cost", "gen_ai.usage.cost.amount", "llm.cost.total"),
 }
 NATIVE_SCOPE = "com.anthropic.sdk"
 
@@ -465,7 +599,7 @@ def check(
     after = telemetry.metric_sums()
     telemetry.exporter.clear()
     calls = CHECK_CALLS * scenario.calls_per_invocation
-    expected = fakes.EXPECTED[scenario.provider]
+    expected = fakes.EXPECTED[scenario.usage]
 
     def own(span: Any) -> bool:
         native = span.instrumentation_scope.name.startswith(NATIVE_SCOPE)
@@ -479,6 +613,7 @@ def check(
         "usage_spans_per_call": len(usage_spans) / calls,
         "span_names": sorted({f"{s.instrumentation_scope.name}: {s.name}" for s in spans}),
         "metrics": {k: (after[k] - before.get(k, 0.0)) / calls for k in sorted(after)},
+        "usage": scenario.usage,
         "expected": expected,
     }
     if own_usage:
@@ -512,7 +647,7 @@ def _timed(call: Callable[[], Any], n: int, per: int) -> tuple[float, float]:
 
 
 def versions(peer: type[Peer]) -> dict[str, str]:
-    names = ("openai", "anthropic", "google-genai", "opentelemetry-sdk", *peer.distributions)
+    names = (*SDK_DISTRIBUTIONS, "opentelemetry-sdk", *peer.distributions)
     found = {}
     for name in names:
         try:
@@ -522,15 +657,23 @@ def versions(peer: type[Peer]) -> dict[str, str]:
     return found
 
 
-#: provider -> the SDK classes whose methods the peers patch
-_SDK_CLASSES = {
-    "openai": (
-        ("openai.resources.chat.completions", "Completions"),
-        ("openai.resources.chat.completions", "AsyncCompletions"),
-        ("openai.resources.responses", "Responses"),
-    ),
+_OPENAI_CLASSES = (
+    ("openai.resources.chat.completions", "Completions"),
+    ("openai.resources.chat.completions", "AsyncCompletions"),
+    ("openai.resources.responses", "Responses"),
+)
+#: provider -> the SDK classes (or modules: name None) whose functions the peers patch
+_SDK_CLASSES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "openai": _OPENAI_CLASSES,
     "anthropic": (("anthropic.resources.messages", "Messages"),),
     "gemini": (("google.genai.models", "Models"),),
+    # botocore's one method behind every operation, and the client factories some wrap
+    "bedrock": (
+        ("botocore.client", "BaseClient"),
+        ("botocore.client", "ClientCreator"),
+        ("botocore.session", "Session"),
+    ),
+    "litellm": (("litellm", None), ("litellm.main", None), *_OPENAI_CLASSES),
 }
 
 
@@ -539,8 +682,10 @@ def _sdk_methods(provider: str) -> dict[tuple[str, str], int]:
     ``uninstrument()`` that restored them."""
     found = {}
     for module, name in _SDK_CLASSES[provider]:
-        cls = getattr(importlib.import_module(module), name)
-        found.update({(name, attr): id(value) for attr, value in vars(cls).items()})
+        owner = importlib.import_module(module)
+        if name is not None:
+            owner = getattr(owner, name)
+        found.update({(module, name, attr): id(value) for attr, value in vars(owner).items()})
     return found
 
 
@@ -583,6 +728,10 @@ def overhead(
     per = scenario.calls_per_invocation
     bare_call = scenario.build(bool(scenario.native_tracing))
     instrumented_call = scenario.build(True) if switches_client else bare_call
+    if scenario.client_per_side and mode == "interleaved":
+        peer.instrument(scenario.provider)
+        instrumented_call = scenario.build(False)
+        peer.uninstrument()
     # streams: longer rounds, their calls are few and long
     seconds = options.round_seconds * (2 if scenario.chunks else 1)
     n = max(3, round(seconds / _warm(bare_call, options.round_seconds)))
@@ -666,7 +815,7 @@ _IMPORT_PROBE = """
 import sys, time
 sys.path.insert(0, {here!r})
 t0 = time.perf_counter()
-import openai, anthropic, google.genai
+import openai, anthropic, google.genai, boto3, litellm
 t1 = time.perf_counter()
 import argparse, worker
 telemetry = worker.Telemetry()
@@ -679,8 +828,8 @@ print(t1 - t0, t3 - t2)
 
 
 def import_time(options: argparse.Namespace) -> dict[str, Any]:
-    """Fresh interpreters: import the three SDKs, then (timed apart) the peer's imports and
-    instrumenting all three SDKs. Medians in ms."""
+    """Fresh interpreters: import the SDKs, then (timed apart) the peer's imports and
+    instrumenting all of them. Medians in ms."""
     probe = _IMPORT_PROBE.format(
         here=os.path.dirname(os.path.abspath(__file__)),
         peer=options.peer,
@@ -734,6 +883,34 @@ def reference_costs() -> dict[str, float]:
             ),
             fakes.GEMINI_MODEL,
             "google",
+        ),
+        "gemini-no-thinking": (
+            Usage(
+                input_tokens=e["gemini-no-thinking"]["input"],
+                cache_read_tokens=e["gemini-no-thinking"]["cache_read"],
+                output_tokens=e["gemini-no-thinking"]["output"],
+            ),
+            fakes.GEMINI_MODEL,
+            "google",
+        ),
+        "bedrock": (
+            Usage(
+                input_tokens=e["bedrock"]["input"],
+                cache_read_tokens=e["bedrock"]["cache_read"],
+                cache_write_tokens=e["bedrock"]["cache_creation"],
+                output_tokens=e["bedrock"]["output"],
+            ),
+            fakes.BEDROCK_MODEL,
+            "aws",
+        ),
+        "litellm": (
+            Usage(
+                input_tokens=e["litellm"]["input"],
+                cache_read_tokens=e["litellm"]["cache_read"],
+                output_tokens=e["litellm"]["output"],
+            ),
+            fakes.OPENAI_RESPONSE_MODEL,
+            "openai",
         ),
     }
     return {

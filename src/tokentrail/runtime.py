@@ -147,7 +147,9 @@ class Runtime:
         if baggage is not None:
             attribution.configure_baggage(send=baggage[0], receive=baggage[1], hash_key=hash_key)
         routes.track(tracer_provider)
-        self._closed = False
+        #: closed by ``uninstrument()``: wrappers that outlive it no longer report here (an
+        #: attribute, not a property: every call reads it)
+        self.closed = False
 
     def attribution(self) -> Attribution:
         """The attribution of a call starting here: the ``attribute()`` blocks in effect, with
@@ -186,17 +188,12 @@ class Runtime:
             done = self.alerts.flush(max(0.0, deadline - time.monotonic())) and done
         return done
 
-    @property
-    def closed(self) -> bool:
-        """Closed by ``uninstrument()``: wrappers that outlive it no longer report here."""
-        return self._closed
-
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """Write what is queued (at most ``timeout`` seconds), stop the background threads,
         and forget this runtime."""
-        if self._closed:
+        if self.closed:
             return
-        self._closed = True
+        self.closed = True
         if self.tracker is not None:
             # pending budget writes first (they may fire alerts), then pending alerts
             deadline = time.monotonic() + timeout

@@ -20,7 +20,10 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts of one model request (see the module docstring for the conventions)."""
+    """Token counts of one model request (see the module docstring for the conventions).
+
+    The extractors build one per call with positional arguments (a third cheaper than
+    keywords), so the order of the fields is fixed: new fields go at the end."""
 
     input_tokens: int = 0
     output_tokens: int = 0

@@ -43,6 +43,8 @@ RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 
 def raw_response_mode(kwargs: Mapping[str, Any]) -> str | None:
     headers = kwargs.get("extra_headers")
+    if headers is None:  # the usual call: no ABC check
+        return None
     if isinstance(headers, Mapping):
         mode = headers.get(RAW_RESPONSE_HEADER)
         return mode if isinstance(mode, str) else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +38,42 @@ def field(obj: Any, name: str) -> Any:
         elif not hasattr(obj.__class__, "model_fields"):
             value = getattr(obj, name, None)  # a plain object: a property or class attribute
     return value
+
+
+class _Attributes:
+    """``fields_of`` for an object that is not a pydantic model: ``get`` is ``getattr``."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def get(self, name: str) -> Any:
+        return getattr(self._obj, name, None)
+
+
+_NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
+_NOT_A_MODEL = object()
+
+
+def fields_of(obj: Any) -> Mapping[str, Any] | _Attributes:
+    """What ``field`` reads, for reading several fields of one object: ``.get(name)`` gives
+    ``field(obj, name)``. A pydantic model's ``__dict__`` itself when it has no extras (the
+    usual case: no copy), else its extras overlaid with its declared fields."""
+    if obj is None:
+        return _NO_FIELDS
+    if obj.__class__ is dict:
+        return obj
+    extra = getattr(obj, "__pydantic_extra__", _NOT_A_MODEL)
+    if extra is _NOT_A_MODEL:
+        return _Attributes(obj)
+    fields = obj.__dict__
+    return {**extra, **fields} if extra else fields
+
+
+def is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the ABC check for the usual ``dict``."""
+    return value.__class__ is dict or isinstance(value, Mapping)
 
 
 def int_field(obj: Any, name: str) -> int:

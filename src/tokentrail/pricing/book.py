@@ -31,8 +31,8 @@ class PriceBook:
 
     def __init__(self, overrides: Sequence[PriceOverride] = ()) -> None:
         self.overrides = tuple(overrides)
-        # key -> (pricer or None, monotonic expiry or None)
-        self._cache: dict[tuple, tuple[object | None, float | None]] = {}
+        # key -> (pricer or None, monotonic expiry or None, compiled rates or None)
+        self._cache: dict[tuple, tuple[object | None, float | None, object | None]] = {}
         self._warned: set[tuple[str, str]] = set()
 
     def cost(
@@ -52,7 +52,11 @@ class PriceBook:
         pricer = entry[0]
         if pricer is None:
             return UNPRICED_COST
-        amount = pricer.cost(usage)  # type: ignore[attr-defined]
+        compiled = entry[2]
+        if compiled is not None and not usage.details:  # the usual case, one call less
+            amount = compiled.cost(usage)
+        else:
+            amount = pricer.cost(usage)  # type: ignore[attr-defined]
         return Cost(amount, ESTIMATED if usage.estimated else PRICED, pricer.source)  # type: ignore[attr-defined]
 
     def find_provider(self, model: str) -> str | None:
@@ -64,7 +68,7 @@ class PriceBook:
                 return override.provider or ANY_PROVIDER
         return find_provider(model)
 
-    def _resolve(self, key: tuple) -> tuple[object | None, float | None]:
+    def _resolve(self, key: tuple) -> tuple[object | None, float | None, object | None]:
         provider, model, request_model, price_context = key
         tried = (
             (request_model, model) if provider in _REQUEST_MODEL_FIRST else (model, request_model)
@@ -80,7 +84,12 @@ class PriceBook:
                     break
         if pricer is None:
             self._warn_unpriced(provider, model or request_model or "")
-        entry = (pricer, time.monotonic() + _VARYING_TTL_S if varies else None)
+        # (pricer, monotonic expiry or None, its compiled rates when it has them)
+        entry = (
+            pricer,
+            time.monotonic() + _VARYING_TTL_S if varies else None,
+            getattr(pricer, "compiled", None),
+        )
         if len(self._cache) >= _MAX_ENTRIES:
             self._cache.clear()
         self._cache[key] = entry

@@ -447,6 +447,7 @@ class Call:
 
     __slots__ = (
         "_call_token",
+        "_context",
         "_token",
         "admission",
         "attribution",
@@ -497,15 +498,21 @@ class Call:
         self.finish_kind: str = sc.FINISH_OTHER
         self._token: object = None
         self._call_token: Any = None
+        self._context: Any = None
 
     # -- context ------------------------------------------------------------------------------
 
-    def activate(self) -> None:
+    def activate(self, span: bool = True) -> None:
         """Make the span current while the SDK sends the request (HTTP spans nest under it),
-        and this call the ``current_call()``."""
+        and this call the ``current_call()`` (``span=False``: only that). A stream that sends
+        its request as it is read (google-genai) activates its call around each read: the
+        context with the span is made once, from the context the call started in."""
         self._call_token = _current_call.set(self)
-        if self.span is not None:
-            self._token = otel_context.attach(trace.set_span_in_context(self.span))
+        if span and self.span is not None:
+            context = self._context
+            if context is None:
+                context = self._context = trace.set_span_in_context(self.span)
+            self._token = otel_context.attach(context)
 
     def deactivate(self) -> None:
         if self._token is not None:

@@ -146,7 +146,7 @@ def _shown(hidden: Hidden | None, item: Any) -> bool:
 def _after_fault(observer: Any, item: Any, error: Exception) -> bool:
     """Whether to show ``item`` after the observer failed to read it: the failure costs
     telemetry, never an item, and never shows one the caller would not have got."""
-    _guard.report(_CHUNK, error)
+    _guard.report(getattr(observer, "chunk_site", _CHUNK), error)
     return _shown(getattr(observer, "hidden", None), item)
 
 
@@ -162,46 +162,115 @@ def _added(observer: Any, item: Any) -> bool:
         raise
 
 
+class _Reader:
+    """What a synchronous proxy does per item, in a slotted object: an attribute of a wrapt
+    proxy costs ~75 ns to read and as much to write (its ``__getattr__``/``__setattr__``
+    forward to the wrapped object), a slot ~10 ns. The proxy's ``__next__`` reads one
+    attribute, this object's ``next``; everything else happens here."""
+
+    __slots__ = ("add", "call", "observer", "read", "span_each_read", "waiting")
+
+    def __init__(
+        self, read: Any, observer: StreamObserver, call: Call | None, span_each_read: bool
+    ) -> None:
+        #: the wrapped stream's ``__next__``, bound once
+        self.read = read
+        self.observer = observer
+        self.add = observer.add
+        #: the call to make current around each read (``ActiveStreamProxy``), or None
+        self.call = call
+        #: its span too, at every read (else only until the first item arrives)
+        self.span_each_read = span_each_read
+        self.waiting = True
+
+    def next(self) -> Any:
+        while True:
+            try:
+                item = self.read()
+            except StopIteration:
+                self.observer.end(None)
+                raise
+            except BaseException as exc:
+                self.observer.end(exc)
+                raise
+            try:
+                if self.waiting:
+                    self.waiting = False
+                    self.observer.started()
+                if self.add(item):
+                    return item
+            except Exception as error:
+                if _after_fault(self.observer, item, error):
+                    return item
+            except BaseException as exc:  # a Ctrl-C while tokentrail looked at the item
+                self.observer.end(exc)
+                raise
+            # hidden (the usage-only chunk tokentrail asked for): read the next one
+
+    def next_active(self) -> Any:
+        call = self.call
+        while True:
+            call.activate(self.waiting or self.span_each_read)  # type: ignore[union-attr]
+            try:
+                item = self.read()
+            except StopIteration:
+                call.deactivate()  # type: ignore[union-attr]
+                self.observer.end(None)
+                raise
+            except BaseException as exc:
+                call.deactivate()  # type: ignore[union-attr]
+                self.observer.end(exc)
+                raise
+            call.deactivate()  # type: ignore[union-attr]
+            try:
+                if self.waiting:
+                    self.waiting = False
+                    self.observer.started()
+                if self.add(item):
+                    return item
+            except Exception as error:
+                if _after_fault(self.observer, item, error):
+                    return item
+            except BaseException as exc:
+                self.observer.end(exc)
+                raise
+
+
+def sync_reader(
+    wrapped: Any, observer: StreamObserver, call: Call | None = None, span_each_read: bool = True
+) -> Any:
+    """The ``__next__`` of a synchronous proxy of ``wrapped`` that reports to ``observer``
+    (``call``: made current around each read, its span too unless ``span_each_read`` is
+    False and the first item has arrived)."""
+    # an iterable that is not its own iterator (botocore's EventStream) gets one now:
+    # making it reads nothing
+    next_ = getattr(type(wrapped), "__next__", None)
+    read = wrapped.__next__ if next_ is not None else iter(wrapped).__next__
+    reader = _Reader(read, observer, call, span_each_read)
+    return reader.next if call is None else reader.next_active
+
+
 class StreamProxy(wrapt.ObjectProxy):
     """A synchronous stream (``openai.Stream``, ``anthropic.Stream``, a generator) that
-    reports itself to an observer. Per item: the wrapped stream's ``__next__`` and the
-    observer's ``add``, both bound once."""
+    reports itself to an observer. Per item: one read of the proxy's attributes, the wrapped
+    stream's ``__next__`` and the observer's ``add`` (``_Reader``)."""
 
-    def __init__(self, wrapped: Any, observer: StreamObserver) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        observer: StreamObserver,
+        call: Call | None = None,
+        span_each_read: bool = True,
+    ) -> None:
         super().__init__(wrapped)
         self._self_observer = observer
-        # an iterable that is not its own iterator (botocore's EventStream) gets one now:
-        # making it reads nothing
-        next_ = getattr(type(wrapped), "__next__", None)
-        self._self_next = wrapped.__next__ if next_ is not None else iter(wrapped).__next__
-        self._self_add = observer.add
-        self._self_waiting = True
+        self._self_next = sync_reader(wrapped, observer, call, span_each_read)
 
     def __iter__(self) -> Iterator[Any]:
         return self
 
     def __next__(self) -> Any:
-        try:
-            item = self._self_next()
-        except StopIteration:
-            self._self_observer.end(None)
-            raise
-        except BaseException as exc:
-            self._self_observer.end(exc)
-            raise
-        if self._self_waiting:
-            self._self_waiting = False
-            self._self_observer.started()
-        try:
-            if self._self_add(item):
-                return item
-        except Exception as error:
-            if _after_fault(self._self_observer, item, error):
-                return item
-        except BaseException as exc:  # a Ctrl-C while tokentrail looked at the item
-            self._self_observer.end(exc)
-            raise
-        return self.__next__()  # hidden (the usage-only chunk tokentrail asked for)
+        return self._self_next()
 
     def close(self) -> Any:
         try:
@@ -230,32 +299,18 @@ class StreamProxy(wrapt.ObjectProxy):
 
 class ActiveStreamProxy(StreamProxy):
     """A generator that sends its request inside ``next()`` (google-genai): the call is
-    current around each ``next()``, so that what the SDK does there nests under it."""
+    current around each ``next()``, so that what the SDK does there nests under it.
 
-    def __init__(self, wrapped: Any, observer: StreamObserver, call: Call) -> None:
-        super().__init__(wrapped, observer)
-        self._self_call = call
+    ``span_each_read=False``: a call that sends one request, in the first ``next()`` (more
+    only in the rare case of an automatic continuation, whose own stream makes the span
+    current again): its span is current until the first item arrives, and only the call
+    (``current_call()``) after that, which is what counts a further request; making the
+    span current costs more than reading a chunk."""
 
-    def __next__(self) -> Any:
-        call = self._self_call
-        call.activate()
-        try:
-            item = self._self_next()
-        except StopIteration:
-            call.deactivate()
-            self._self_observer.end(None)
-            raise
-        except BaseException as exc:
-            call.deactivate()
-            self._self_observer.end(exc)
-            raise
-        call.deactivate()
-        if self._self_waiting:
-            self._self_waiting = False
-            self._self_observer.started()
-        if _added(self._self_observer, item):
-            return item
-        return self.__next__()
+    def __init__(
+        self, wrapped: Any, observer: StreamObserver, call: Call, span_each_read: bool = True
+    ) -> None:
+        super().__init__(wrapped, observer, call, span_each_read)
 
 
 class AsyncStreamProxy(wrapt.ObjectProxy):
@@ -265,7 +320,6 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
     def __init__(self, wrapped: Any, observer: StreamObserver, activate: Call | None = None):
         super().__init__(wrapped)
         self._self_observer = observer
-        self._self_add = observer.add  # for subclasses that read with StreamProxy.__next__
         self._self_activate = activate
         self._self_waiting = True
 
@@ -292,7 +346,11 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
                 raise
             if self._self_waiting:
                 self._self_waiting = False
-                observer.started()
+                try:
+                    observer.started()
+                except BaseException as exc:  # a Ctrl-C as the first item arrived
+                    observer.end(exc)
+                    raise
             if _added(observer, item):
                 return item
 

@@ -13,6 +13,7 @@ from typing import Any
 import genai_prices
 import pytest
 from google.genai import errors, types
+from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from .conftest import MODEL, get_weather, needs_continuation
@@ -135,6 +136,25 @@ def test_a_continued_stream_is_never_counted_twice(gemini, fake, answers, instru
         b["usageMetadata"]["promptTokenCount"] for b in answers
     )
     _assert_billed_per_request(instrumented, answers)
+
+
+@pytest.mark.parametrize("hops", [1, pytest.param(3, marks=needs_continuation)])
+def test_every_request_of_a_stream_is_sent_under_its_call(gemini, fake, instrumented, hops):
+    """HTTP client spans nest under the user's call: its span is current whenever the SDK
+    sends a request, an automatic continuation's (sent while the stream is read) too."""
+    fake.continuation_hops = hops
+    current: list[int] = []
+    record = fake._record
+
+    def recording(path: str, body: dict[str, Any]) -> Any:
+        current.append(trace.get_current_span().get_span_context().span_id)
+        return record(path, body)
+
+    fake._record = recording
+    gemini.drain(gemini.stream())
+
+    parent, _ = _parent_and_children(instrumented)
+    assert current == [parent.context.span_id] * hops
 
 
 def test_a_failing_second_request_fails_the_call_and_keeps_the_first(

@@ -15,7 +15,16 @@ from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import UNREADABLE_USAGE, Usage
 from .._content import input_messages
-from .._sdk import ClientCache, Endpoint, address_of, count, field, int_field, is_record
+from .._sdk import (
+    ClientCache,
+    Endpoint,
+    address_of,
+    count,
+    field,
+    fields_of,
+    int_field,
+    is_record,
+)
 
 # -- provider identity ------------------------------------------------------------------------
 
@@ -93,15 +102,22 @@ def message_usage(usage: Any, delta: Any = None) -> Usage | None:
         return None
     if not is_record(usage) or (delta is not None and not is_record(delta)):
         return UNREADABLE_USAGE
-    read, source = (field, usage) if delta is None else (_latest, (usage, delta))
-    uncached = count(read(source, "input_tokens"))
-    cache_read = count(read(source, "cache_read_input_tokens"))
-    cache_write = count(read(source, "cache_creation_input_tokens"))
-    output = count(read(source, "output_tokens"))
-    details = read(source, "output_tokens_details")
-    server_tools = read(source, "server_tool_use")
-    iterations = read(source, "iterations")
-    cache_write_1h = int_field(field(usage, "cache_creation"), "ephemeral_1h_input_tokens")
+    values = fields_of(usage)
+    if delta is None:
+        get = values.get
+    else:
+
+        def get(name: str) -> Any:
+            return _latest((usage, delta), name)
+
+    uncached = count(get("input_tokens"))
+    cache_read = count(get("cache_read_input_tokens"))
+    cache_write = count(get("cache_creation_input_tokens"))
+    output = count(get("output_tokens"))
+    details = get("output_tokens_details")
+    server_tools = get("server_tool_use")
+    iterations = get("iterations")
+    cache_write_1h = int_field(values.get("cache_creation"), "ephemeral_1h_input_tokens")
     if iterations is not None and not isinstance(iterations, (list, tuple)):
         return UNREADABLE_USAGE
     if iterations:
@@ -115,13 +131,13 @@ def message_usage(usage: Any, delta: Any = None) -> Usage | None:
                 )
                 output += int_field(entry, "output_tokens")
     return Usage(
-        input_tokens=uncached + cache_read + cache_write,
-        output_tokens=output,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        cache_write_1h_tokens=min(cache_write_1h, cache_write),
-        reasoning_tokens=int_field(details, "thinking_tokens"),
-        web_search_requests=int_field(server_tools, "web_search_requests"),
+        uncached + cache_read + cache_write,
+        output,
+        cache_read,
+        cache_write,
+        min(cache_write_1h, cache_write),
+        int_field(details, "thinking_tokens"),
+        int_field(server_tools, "web_search_requests"),
     )
 
 
@@ -148,13 +164,14 @@ def price_context(usage: Any) -> tuple[tuple[str, str], ...]:
 
 def message_response(message: Any, *, capture_content: bool) -> Response:
     """A ``Message`` / ``ParsedMessage`` / ``BetaMessage`` (or its decoded JSON)."""
-    usage = field(message, "usage")
-    stop_reason = field(message, "stop_reason")
+    values = fields_of(message)
+    usage = values.get("usage")
+    stop_reason = values.get("stop_reason")
     attributes = None
-    if capture_content and (messages := output_messages(field(message, "content"), stop_reason)):
+    if capture_content and (messages := output_messages(values.get("content"), stop_reason)):
         attributes = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
-    model = field(message, "model")
-    id_ = field(message, "id")
+    model = values.get("model")
+    id_ = values.get("id")
     return Response(
         message_usage(usage),
         model=model if isinstance(model, str) else None,

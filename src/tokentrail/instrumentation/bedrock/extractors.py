@@ -21,7 +21,7 @@ from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import UNREADABLE_USAGE, Usage
 from .._content import input_messages
-from .._sdk import ClientCache, Endpoint, address_of, count, given_float, given_int
+from .._sdk import ClientCache, Endpoint, address_of, count, given_float, given_int, is_mapping
 from ..anthropic.extractors import message_usage
 
 # -- identity --------------------------------------------------------------------------------
@@ -169,13 +169,11 @@ def native_prompt(body: Mapping[str, Any]) -> list[Any]:
 # -- usage -----------------------------------------------------------------------------------
 
 
-def _usage(uncached: int, output: int, cache_read: int, cache_write: int, **more: Any) -> Usage:
+def _usage(
+    uncached: int, output: int, cache_read: int, cache_write: int, cache_write_1h: int = 0
+) -> Usage:
     return Usage(
-        input_tokens=uncached + cache_read + cache_write,
-        output_tokens=output,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        **more,
+        uncached + cache_read + cache_write, output, cache_read, cache_write, cache_write_1h
     )
 
 
@@ -184,7 +182,7 @@ def converse_usage(usage: Any) -> Usage | None:
     writes are the ``1h`` entry of ``cacheDetails``."""
     if usage is None:
         return None
-    if not isinstance(usage, Mapping):
+    if not is_mapping(usage):
         return UNREADABLE_USAGE
     cache_write = count(usage.get("cacheWriteInputTokens"))
     write_1h = 0
@@ -193,7 +191,7 @@ def converse_usage(usage: Any) -> Usage | None:
         if not isinstance(details, list):
             return UNREADABLE_USAGE
         for detail in details:
-            if not isinstance(detail, Mapping):
+            if not is_mapping(detail):
                 return UNREADABLE_USAGE
             if detail.get("ttl") == "1h":
                 write_1h += count(detail.get("inputTokens"))
@@ -202,7 +200,7 @@ def converse_usage(usage: Any) -> Usage | None:
         count(usage.get("outputTokens")),
         count(usage.get("cacheReadInputTokens")),
         cache_write,
-        cache_write_1h_tokens=min(write_1h, cache_write),
+        min(write_1h, cache_write),
     )
 
 
@@ -279,8 +277,8 @@ def native_usage(family: str, body: Mapping[str, Any]) -> Usage | None:
 def request_id(result: Any) -> str | None:
     """The AWS request id of an answer (``x-amzn-RequestId``): Bedrock's only id of an
     invocation, the key of its model-invocation logs."""
-    metadata = result.get("ResponseMetadata") if isinstance(result, Mapping) else None
-    value = metadata.get("RequestId") if isinstance(metadata, Mapping) else None
+    metadata = result.get("ResponseMetadata") if is_mapping(result) else None
+    value = metadata.get("RequestId") if is_mapping(metadata) else None
     return value if isinstance(value, str) and value else None
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import UNREADABLE_USAGE, Usage
-from .._sdk import Endpoint, address_of, count, field, int_field, is_record
+from .._sdk import Endpoint, address_of, count, field, fields_of, int_field, is_record
 
 _endpoints: dict[tuple[Any, bool], Endpoint] = {}
 
@@ -136,11 +136,12 @@ _DETAIL_LISTS = (
 )
 
 
-def _details(metadata: Any) -> tuple[tuple[str, int], ...] | None:
-    """The modality breakdown (None: a details list that is not a list, so unreadable)."""
+def _details(values: Any) -> tuple[tuple[str, int], ...] | None:
+    """The non-text modalities of a ``usage_metadata`` (its fields, ``fields_of``); None: a
+    details list that is not a list, so unreadable."""
     found: dict[str, int] | None = None
     for name, keys_by_modality in _DETAIL_LISTS:
-        entries = field(metadata, name)
+        entries = values.get(name)
         if entries is None:
             continue
         if not isinstance(entries, (list, tuple)):
@@ -149,7 +150,9 @@ def _details(metadata: Any) -> tuple[tuple[str, int], ...] | None:
             modality = field(entry, "modality")
             modality = getattr(modality, "value", modality)
             keys = keys_by_modality.get(modality) if isinstance(modality, str) else None
-            tokens = int_field(entry, "token_count") if keys else 0
+            if keys is None:
+                continue  # TEXT, the usual one: the totals leave it
+            tokens = int_field(entry, "token_count")
             if tokens:
                 if found is None:
                     found = {}
@@ -163,20 +166,25 @@ def usage_of(metadata: Any) -> Usage | None:
     tool-use prompt; output is candidates plus thoughts (thinking is billed as output)."""
     if metadata is None:
         return None
-    details = _details(metadata) if is_record(metadata) else None
+    if not is_record(metadata):
+        return UNREADABLE_USAGE
+    values = fields_of(metadata)
+    details = _details(values)
     if details is None:
         return UNREADABLE_USAGE
-    thoughts = int_field(metadata, "thoughts_token_count")
-    output = int_field(metadata, "candidates_token_count") or int_field(
-        metadata, "response_token_count"
+    thoughts = count(values.get("thoughts_token_count"))
+    output = count(values.get("candidates_token_count")) or count(
+        values.get("response_token_count")
     )
     return Usage(
-        input_tokens=int_field(metadata, "prompt_token_count")
-        + int_field(metadata, "tool_use_prompt_token_count"),
-        output_tokens=output + thoughts,
-        cache_read_tokens=int_field(metadata, "cached_content_token_count"),
-        reasoning_tokens=thoughts,
-        details=details,
+        count(values.get("prompt_token_count")) + count(values.get("tool_use_prompt_token_count")),
+        output + thoughts,
+        count(values.get("cached_content_token_count")),
+        0,
+        0,
+        thoughts,
+        0,
+        details,
     )
 
 
@@ -216,6 +224,9 @@ def _raw_response(body: dict[str, Any], tier: str | None) -> Response:
 def finish_reasons(candidates: Any) -> tuple[str, ...] | None:
     if not candidates:
         return None
+    if len(candidates) == 1:  # the usual case, without a generator
+        reason = getattr(candidates[0], "finish_reason", None)
+        return (getattr(reason, "value", reason),) if reason else None
     reasons = tuple(
         getattr(reason, "value", reason)
         for reason in (getattr(c, "finish_reason", None) for c in candidates)

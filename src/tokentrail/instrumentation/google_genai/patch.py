@@ -59,6 +59,10 @@ class _GeminiOperation(Operation):
                 attributes[sc.GEN_AI_INPUT_MESSAGES] = messages
             if instructions := ex.system_instructions(config):
                 attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+        max_tokens = temperature = None
+        if config is not None:  # most calls have none
+            max_tokens = given_int(ex.config_value(config, "max_output_tokens", "maxOutputTokens"))
+            temperature = given_float(ex.config_value(config, "temperature", "temperature"))
         return Request(
             self.operation,
             endpoint.provider,
@@ -66,8 +70,8 @@ class _GeminiOperation(Operation):
             server_address=endpoint.address,
             server_port=endpoint.port,
             stream=self.stream,
-            max_tokens=given_int(ex.config_value(config, "max_output_tokens", "maxOutputTokens")),
-            temperature=given_float(ex.config_value(config, "temperature", "temperature")),
+            max_tokens=max_tokens,
+            temperature=temperature,
             attributes=attributes,
             prompt=contents,
         )
@@ -107,6 +111,10 @@ class GenerateContent(_GeminiOperation):
         """A ``RequestLog`` when the call may call functions (several requests), else the
         fast path's ``Hops`` counter; just the price tier without the per-request methods."""
         config = kwargs.get("config")
+        if config is None:  # most calls: no tier, no functions
+            if not self.per_request:
+                return kwargs, None
+            return kwargs, Hops(None, self.capture_content, request.prompt)
         tier = ex.request_tier(config)
         if not self.per_request:
             return kwargs, tier
@@ -119,6 +127,12 @@ class GenerateContent(_GeminiOperation):
         return state.tier if type(state) in (RequestLog, Hops) else state
 
     def result(self, call: Call, result: Any) -> Any:
+        state = call.state
+        if type(state) is Hops and state.log is None:  # the fast path: one request
+            call.end(
+                ex.generate_response(result, tier=state.tier, capture_content=self.capture_content)
+            )
+            return result
         if self.reported_per_request(call):
             call.end(EMPTY_RESPONSE, container=True)
             return result
@@ -171,21 +185,25 @@ class GenerateContentStream(GenerateContent):
         # the generator sends its requests inside next(): the call is current around each
         if self.asynchronous:
             return AsyncStreamProxy(result, observer, activate=call)
-        return ActiveStreamProxy(result, observer, call)
+        # the fast path sends its one request in the first read
+        return ActiveStreamProxy(result, observer, call, type(call.state) is not Hops)
 
 
 class UserStream:
     """The observer of the user's stream: its requests report the usage (a call with a log),
-    or its chunks do (the fast path). A stream dropped before its first chunk sent nothing:
-    its call ends as a container, billed nothing."""
+    or its chunks do (the fast path: ``add`` is the accumulator's own, one call per chunk;
+    the stream proxy reports its errors at ``chunk_site``). A stream dropped before its
+    first chunk sent nothing: its call ends as a container, billed nothing."""
 
-    __slots__ = ("_call", "_chunks", "_read", "_reported_per_request")
+    __slots__ = ("_call", "_chunks", "_read", "_reported_per_request", "add")
+    chunk_site = _CHUNK
 
     def __init__(self, call: Call, chunks: ChunkAccumulator | None, reported_per_request: bool):
         self._call = call
         self._chunks = chunks
         self._reported_per_request = reported_per_request
         self._read = False
+        self.add = chunks.add if chunks is not None else _keep
 
     @property
     def ended(self) -> bool:
@@ -194,14 +212,6 @@ class UserStream:
     def started(self) -> None:
         self._read = True
         self._call.first_chunk()
-
-    def add(self, chunk: Any) -> bool:
-        if self._chunks is not None:
-            try:
-                self._chunks.add(chunk)
-            except Exception as exc:
-                _guard.report(_CHUNK, exc)
-        return True
 
     def end(self, error: BaseException | None) -> None:
         if self._call.ended:
@@ -237,6 +247,11 @@ class UserStream:
             call.end(response, container=container)
         else:
             call.fail(error, response, container=container)
+
+
+def _keep(chunk: Any) -> bool:
+    """What a stream whose requests report themselves does with a chunk: passes it on."""
+    return True
 
 
 class EmbedContent(_GeminiOperation):

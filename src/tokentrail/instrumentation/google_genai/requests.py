@@ -23,9 +23,12 @@ request as it was, and the call is settled like one with functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from time import time_ns
 from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from ... import _guard
 from ...names import OP_GENERATE_CONTENT
@@ -229,6 +232,28 @@ def _promote(state: Hops) -> None:
         _guard.report(_PROMOTE, exc)
 
 
+def _in_span(stream: Any, span: Any) -> Iterator[Any]:
+    """A continuation's stream read with the user's ``span`` current, so that its request's
+    HTTP span nests under it: the fast path's stream makes only its call current once its
+    first chunk has arrived (``ActiveStreamProxy``), and a continuation is sent in a later
+    read."""
+    context = trace.set_span_in_context(span)
+    try:
+        while True:
+            token = otel_context.attach(context)
+            try:
+                item = next(stream)
+            except StopIteration:
+                return
+            finally:
+                otel_context.detach(token)
+            yield item
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
 Wrapper = Callable[..., Any]
 
 
@@ -268,6 +293,8 @@ def per_request_wrapper(standalone: Wrapper, *, streamed: bool, asynchronous: bo
         if streamed:
             # a generator: the request is sent at its first next()
             stream = wrapped(*args, **kwargs)
+            if type(state) is Hops and call.span is not None:
+                stream = _in_span(stream, call.span)
             return stream if request is None else StreamProxy(stream, request)
         try:
             result = wrapped(*args, **kwargs)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...names import GEN_AI_OUTPUT_MESSAGES
 from ...telemetry.records import Response
-from ...telemetry.stream import AsyncStreamProxy, StreamObserver, StreamProxy
+from ...telemetry.stream import AsyncStreamProxy, StreamObserver, StreamProxy, sync_reader
 from ...usage import estimated_usage
 from .._content import input_messages
 from .._sdk import field
@@ -29,7 +29,7 @@ class CustomStreamProxy(AsyncStreamProxy):
 
     def __init__(self, wrapped: Any, observer: StreamObserver) -> None:
         super().__init__(wrapped, observer)
-        self._self_next = wrapped.__next__
+        self._self_next = sync_reader(wrapped, observer)
 
     __iter__ = StreamProxy.__iter__
     __next__ = StreamProxy.__next__

@@ -13,7 +13,16 @@ from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import UNREADABLE_USAGE, Usage
 from .._content import text_parts
-from .._sdk import ClientCache, Endpoint, address_of, field, int_field, is_record
+from .._sdk import (
+    ClientCache,
+    Endpoint,
+    address_of,
+    count,
+    field,
+    fields_of,
+    int_field,
+    is_record,
+)
 
 #: the hosts of providers reached through the openai SDK with a ``base_url`` (a host not
 #: listed is reported as ``openai``, its ``server.address`` naming it)
@@ -82,6 +91,10 @@ def _is_azure(client: Any) -> bool:
 # -- usage -----------------------------------------------------------------------------------
 
 
+def _record_or_none(value: Any) -> bool:
+    return value is None or is_record(value)
+
+
 def chat_usage(usage: Any) -> Usage | None:
     """``CompletionUsage`` (chat and legacy completions) → ``Usage``. ``prompt_tokens``
     already includes cached tokens, ``completion_tokens`` includes reasoning tokens."""
@@ -89,20 +102,30 @@ def chat_usage(usage: Any) -> Usage | None:
         return None
     if not is_record(usage):
         return UNREADABLE_USAGE
-    prompt = field(usage, "prompt_tokens_details")
-    completion = field(usage, "completion_tokens_details")
-    details = []
-    if audio_in := int_field(prompt, "audio_tokens"):
-        details.append(("input_audio_tokens", audio_in))
-    if audio_out := int_field(completion, "audio_tokens"):
-        details.append(("output_audio_tokens", audio_out))
+    values = fields_of(usage)
+    prompt_details = values.get("prompt_tokens_details")
+    completion_details = values.get("completion_tokens_details")
+    if not (_record_or_none(prompt_details) and _record_or_none(completion_details)):
+        return UNREADABLE_USAGE  # its counts cannot be read
+    prompt = fields_of(prompt_details)
+    completion = fields_of(completion_details)
+    details: tuple[tuple[str, int], ...] = ()
+    audio_in, audio_out = count(prompt.get("audio_tokens")), count(completion.get("audio_tokens"))
+    if audio_in or audio_out:
+        details = tuple(
+            (key, n)
+            for key, n in (("input_audio_tokens", audio_in), ("output_audio_tokens", audio_out))
+            if n
+        )
     return Usage(
-        input_tokens=int_field(usage, "prompt_tokens"),
-        output_tokens=int_field(usage, "completion_tokens"),
-        cache_read_tokens=int_field(prompt, "cached_tokens"),
-        cache_write_tokens=int_field(prompt, "cache_write_tokens"),
-        reasoning_tokens=int_field(completion, "reasoning_tokens"),
-        details=tuple(details),
+        count(values.get("prompt_tokens")),
+        count(values.get("completion_tokens")),
+        count(prompt.get("cached_tokens")),
+        count(prompt.get("cache_write_tokens")),
+        0,
+        count(completion.get("reasoning_tokens")),
+        0,
+        details,
     )
 
 
@@ -148,6 +171,9 @@ def price_context(service_tier: Any) -> tuple[tuple[str, str], ...]:
 def finish_reasons(choices: Any) -> tuple[str, ...] | None:
     if not choices:
         return None
+    if len(choices) == 1:  # the usual case, without a generator
+        reason = field(choices[0], "finish_reason")
+        return (reason,) if reason else None
     reasons = tuple(c.finish_reason for c in choices if field(c, "finish_reason"))
     return reasons or None
 
@@ -189,16 +215,17 @@ def responses_output_messages(response: Any) -> str | None:
 
 def chat_response(completion: Any, *, capture_content: bool) -> Response:
     """``ChatCompletion`` / ``ParsedChatCompletion`` / legacy ``Completion``."""
-    choices = field(completion, "choices")
+    values = fields_of(completion)
+    choices = values.get("choices")
     attributes = None
     if capture_content and (messages := output_messages(choices)):
         attributes = {sc.GEN_AI_OUTPUT_MESSAGES: messages}
     return Response(
-        chat_usage(field(completion, "usage")),
-        model=field(completion, "model"),
-        id=field(completion, "id"),
+        chat_usage(values.get("usage")),
+        model=values.get("model"),
+        id=values.get("id"),
         finish_reasons=finish_reasons(choices),
-        price_context=price_context(field(completion, "service_tier")),
+        price_context=price_context(values.get("service_tier")),
         attributes=attributes,
     )
 

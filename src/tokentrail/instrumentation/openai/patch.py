@@ -17,11 +17,12 @@ from ...telemetry.records import EMPTY_RESPONSE, Request, Response
 from ...telemetry.stream import filtered, watch
 from .._base import Operation, Patch, patch, raw_response_mode
 from .._content import input_messages
-from .._sdk import ClientCache, Endpoint, first_given_int, given_float, given_str
+from .._sdk import ClientCache, Endpoint, first_given_int, given_float, given_int, given_str
 from . import extractors as ex
 from .streams import (
     CapturingCompletionStreamAccumulator,
     CompletionStreamAccumulator,
+    CompletionStreamTail,
     ResponsesStreamAccumulator,
     usage_only,
 )
@@ -29,17 +30,22 @@ from .streams import (
 
 class Sent:
     """How a call was sent (``Call.state``): through ``with_raw_response`` /
-    ``with_streaming_response`` (``raw``: the SDK's marker), and whether tokentrail added
-    ``stream_options.include_usage`` itself (then the usage-only chunk is hidden)."""
+    ``with_streaming_response`` (``raw``: the SDK's marker), whether tokentrail added
+    ``stream_options.include_usage`` itself (then the usage-only chunk is hidden), and
+    whether a stream has several choices (``n``: each finishes on a chunk of its own)."""
 
-    __slots__ = ("injected_usage", "raw")
+    __slots__ = ("injected_usage", "raw", "several_choices")
 
-    def __init__(self, raw: str | None, injected_usage: bool = False) -> None:
+    def __init__(
+        self, raw: str | None, injected_usage: bool = False, several_choices: bool = False
+    ) -> None:
         self.raw = raw
         self.injected_usage = injected_usage
+        self.several_choices = several_choices
 
 
 _PLAIN = Sent(None)
+_SEVERAL_CHOICES = Sent(None, several_choices=True)
 
 
 class _OpenAIOperation(Operation):
@@ -137,24 +143,34 @@ class ChatCompletions(_OpenAIOperation):
             return kwargs, Sent(mode)
         if not request.stream:
             return kwargs, _PLAIN
+        several = given_int(kwargs.get("n")) not in (None, 1)
         options = kwargs.get("stream_options")
-        options = dict(options) if isinstance(options, Mapping) else {}
-        if "include_usage" in options or not self.endpoint(instance).accepts_stream_usage:
-            return kwargs, _PLAIN
-        options["include_usage"] = True
-        return {**kwargs, "stream_options": options}, Sent(None, injected_usage=True)
+        if isinstance(options, Mapping) and "include_usage" in options:
+            return kwargs, _SEVERAL_CHOICES if several else _PLAIN
+        if not self.endpoint(instance).accepts_stream_usage:
+            return kwargs, _SEVERAL_CHOICES if several else _PLAIN
+        options = (
+            {**options, "include_usage": True}
+            if isinstance(options, Mapping)
+            else {"include_usage": True}
+        )
+        return {**kwargs, "stream_options": options}, Sent(None, True, several)
 
     def response(self, result: Any) -> Response:
         return ex.chat_response(result, capture_content=self.capture_content)
 
     def accumulator(self, call: Call) -> Any:
-        cls = (
-            CapturingCompletionStreamAccumulator
-            if self.capture_content
-            else CompletionStreamAccumulator
-        )
-        hide = call.state is not None and call.state.injected_usage
-        return cls(hide_usage_chunk=hide, prompt=call.request.prompt)
+        """The usual stream (one choice, nothing to hide, no content to keep) is read from
+        its last chunks; the others chunk by chunk."""
+        sent = call.state or _PLAIN
+        hide = sent.injected_usage
+        if self.capture_content:
+            return CapturingCompletionStreamAccumulator(
+                hide_usage_chunk=hide, prompt=call.request.prompt
+            )
+        if hide or sent.several_choices:
+            return CompletionStreamAccumulator(hide_usage_chunk=hide, prompt=call.request.prompt)
+        return CompletionStreamTail(prompt=call.request.prompt)
 
 
 class LegacyCompletions(ChatCompletions):

@@ -83,6 +83,62 @@ class CompletionStreamAccumulator:
         )
 
 
+class CompletionStreamTail:
+    """The usual chat (or legacy completions) stream: one choice, no chunk to hide. Per chunk
+    it keeps the last two chunks and a count, nothing else (reading a field of a chunk costs
+    more than that); at the end the two are the finishing chunk and the usage chunk after it
+    (the caller's ``include_usage``), or the finishing chunk and the one before (usage on the
+    finishing chunk, Groq's ``x_groq``, or none). Every chunk carries the model, the id and
+    the service tier. Without usage, the estimate counts the chunks with a choice, as
+    ``CompletionStreamAccumulator`` does.
+    """
+
+    __slots__ = ("_count", "_last", "_previous", "_prompt")
+
+    def __init__(self, *, prompt: Any) -> None:
+        self._prompt = prompt
+        self._last: Any = None
+        self._previous: Any = None
+        self._count = 0
+
+    def add(self, chunk: Any) -> bool:
+        self._previous = self._last
+        self._last = chunk
+        self._count += 1
+        return True
+
+    def response(self) -> Response:
+        last = self._last
+        if last is None:
+            return Response()
+        usage = finishing = None
+        chunks = self._count
+        for chunk in (last, self._previous):
+            if chunk is None:
+                continue
+            if chunk.choices:
+                finishing = finishing or chunk
+            else:
+                chunks -= 1  # the usage-only chunk: no content
+            if usage is None:
+                usage = chunk.usage
+        if usage is None and finishing is not None:
+            usage = ex.groq_stream_usage(finishing)
+        reasons = None
+        if finishing is not None:
+            reasons = tuple(c.finish_reason for c in finishing.choices if c.finish_reason) or None
+        found = ex.chat_usage(usage)
+        if found is None and chunks > 0:
+            found = estimated_usage(self._prompt, chunks)
+        return Response(
+            found,
+            model=getattr(last, "model", None),
+            id=getattr(last, "id", None),
+            finish_reasons=reasons,
+            price_context=ex.price_context(getattr(last, "service_tier", None)),
+        )
+
+
 class CapturingCompletionStreamAccumulator(CompletionStreamAccumulator):
     """The same, keeping the text of the answer (``capture_content=True``)."""
 
