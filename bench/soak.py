@@ -24,6 +24,7 @@ import gc
 import json
 import os
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -56,13 +57,17 @@ class CountingExporter(SpanExporter):
     def __init__(self) -> None:
         self.spans = 0
         self.cost = Decimal(0)
+        self._lock = threading.Lock()
 
     def export(self, spans: Any) -> SpanExportResult:
-        self.spans += len(spans)
-        for span in spans:
-            cost = span.attributes.get("gen_ai.usage.cost")
-            if cost is not None:
-                self.cost += Decimal(repr(cost))
+        # spans end on the application's thread and on tokentrail's finaliser thread (dropped
+        # streams) at once: without the lock, two exports can lose one's addition
+        with self._lock:
+            self.spans += len(spans)
+            for span in spans:
+                cost = span.attributes.get("gen_ai.usage.cost")
+                if cost is not None:
+                    self.cost += Decimal(repr(cost))
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
