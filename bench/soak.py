@@ -9,7 +9,8 @@ and Python's allocations (``tracemalloc``) are measured, then again at the end (
 forget their recorded requests first, and tracemalloc's own memory is left out of the RSS);
 what grew is reported, the ten largest growths by line first.
 
-    python bench/soak.py                    # 200,000 calls (~10 minutes on 2 cores)
+    python bench/soak.py                    # 200,000 calls, with tracemalloc (an hour or more)
+    python bench/soak.py --no-tracemalloc   # RSS and money only (~4.5 minutes on 2 cores)
     python bench/soak.py --calls 20000      # shorter
     python bench/soak.py --json out.json
 
