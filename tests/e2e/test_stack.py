@@ -66,8 +66,11 @@ class RunningStack:
 
     def wait_for_service_in_jaeger(self, service: str) -> None:
         services = f"{self.url('jaeger_ui')}/api/services"
+        # Jaeger answers "data": null until it has seen a service
         wait_until(
-            lambda: service in get_json(services)["data"], timeout=30, what=f"{service} traces"
+            lambda: service in (get_json(services)["data"] or ()),
+            timeout=30,
+            what=f"{service} traces",
         )
 
 
