@@ -8,6 +8,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..names import GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES
+
 
 def text_parts(content: Any) -> list[dict[str, Any]]:
     """A string, or a list of content parts (dicts with ``text``), as semconv parts."""
@@ -43,3 +45,18 @@ def input_messages(messages: Any) -> str | None:
                 }
             )
     return json.dumps(out, ensure_ascii=False) if out else None
+
+
+def input_attributes(messages: Any) -> dict[str, str] | None:
+    """``messages`` as the span attribute ``gen_ai.input.messages`` (None: nothing to record)."""
+    captured = input_messages(messages)
+    return None if captured is None else {GEN_AI_INPUT_MESSAGES: captured}
+
+
+def streamed_output(pieces: list[str] | None) -> dict[str, str] | None:
+    """The text a stream delivered, in pieces, as the span attribute ``gen_ai.output.messages``
+    of one assistant message (None: no text)."""
+    if not pieces:
+        return None
+    message = {"role": "assistant", "content": "".join(pieces)}
+    return {GEN_AI_OUTPUT_MESSAGES: input_messages([message])}  # type: ignore[dict-item]

@@ -28,7 +28,7 @@ from ...telemetry.emitter import Call
 from ...telemetry.records import Request
 from ...telemetry.stream import CallStream
 from .._base import Operation, Patch, async_wrapper, sync_wrapper
-from .._content import input_messages
+from .._content import input_attributes
 from .._sdk import first_given_int, given_float
 from . import extractors as ex
 from .streams import CapturingChunkAccumulator, ChunkAccumulator, CustomStreamProxy
@@ -57,11 +57,7 @@ class _LiteLLMOperation(Operation):
             _warn_if_litellm_traces()
         route = self.routes.of(kwargs)
         prompt = kwargs.get(self.prompt_argument)
-        attributes = None
-        if self.capture_content:
-            messages = input_messages(prompt)
-            if messages:
-                attributes = {sc.GEN_AI_INPUT_MESSAGES: messages}
+        attributes = input_attributes(prompt) if self.capture_content else None
         return Request(
             self.operation,
             route.provider,

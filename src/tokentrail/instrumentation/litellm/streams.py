@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ...names import GEN_AI_OUTPUT_MESSAGES
 from ...telemetry.records import Response
 from ...telemetry.stream import AsyncStreamProxy, StreamObserver, StreamProxy, sync_reader
 from ...usage import estimated_usage
-from .._content import input_messages
+from .._content import streamed_output
 from .._sdk import field
 from . import extractors as ex
 
@@ -131,7 +130,5 @@ class CapturingChunkAccumulator(ChunkAccumulator):
 
     def response(self) -> Response:
         response = super().response()
-        if not self._text:
-            return response
-        messages = input_messages([{"role": "assistant", "content": "".join(self._text)}])
-        return response.changed(attributes={GEN_AI_OUTPUT_MESSAGES: messages})
+        attributes = streamed_output(self._text)
+        return response if attributes is None else response.changed(attributes=attributes)

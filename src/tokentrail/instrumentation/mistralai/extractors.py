@@ -13,7 +13,7 @@ from typing import Any
 from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
-from .._content import input_messages, text_parts
+from .._content import text_parts
 from .._sdk import ClientCache, Endpoint, address_of, field, int_field
 
 
@@ -107,10 +107,6 @@ def output_messages(choices: Any) -> str | None:
             }
         )
     return json.dumps(out, ensure_ascii=False) if out else None
-
-
-def streamed_output(text: str) -> str:
-    return input_messages([{"role": "assistant", "content": text}]) or ""
 
 
 # -- responses -------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
 from ...telemetry.stream import watch
 from .._base import Operation, Patch, patch
-from .._content import input_messages
+from .._content import input_attributes
 from .._sdk import ClientCache, given_float, given_int, given_str
 from . import extractors as ex
 from . import native
@@ -53,9 +53,7 @@ class _MistralOperation(Operation):
     def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
         endpoint = ex.endpoint_of(instance, kwargs.get("server_url"), self._endpoints)
         prompt = self.prompt(kwargs)
-        attributes = None
-        if self.capture_content and (messages := input_messages(prompt)):
-            attributes = {sc.GEN_AI_INPUT_MESSAGES: messages}
+        attributes = input_attributes(prompt) if self.capture_content else None
         return Request(
             self.operation,
             endpoint.provider,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...names import GEN_AI_OUTPUT_MESSAGES
 from ...telemetry.records import Response
 from ...usage import estimated_usage
+from .._content import streamed_output
 from . import extractors as ex
 
 
@@ -52,9 +52,7 @@ class CompletionStreamAccumulator:
         usage = ex.completion_usage(self._usage)
         if usage is None and self._chunks:
             usage = estimated_usage(self._prompt, self._chunks)
-        attributes = None
-        if self._text:
-            attributes = {GEN_AI_OUTPUT_MESSAGES: ex.streamed_output("".join(self._text))}
+        attributes = streamed_output(self._text)
         return Response(
             usage,
             model=self._model,

@@ -16,7 +16,7 @@ from ...telemetry.emitter import Call
 from ...telemetry.records import EMPTY_RESPONSE, Request, Response
 from ...telemetry.stream import filtered, watch
 from .._base import Operation, Patch, patch, raw_response_mode
-from .._content import input_messages
+from .._content import input_attributes
 from .._sdk import ClientCache, Endpoint, first_given_int, given_float, given_int, given_str
 from . import extractors as ex
 from .streams import (
@@ -63,11 +63,7 @@ class _OpenAIOperation(Operation):
     def request(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Request:
         endpoint = self.endpoint(instance)
         prompt = kwargs.get(self.prompt_argument)
-        attributes = None
-        if self.capture_content:
-            messages = input_messages(prompt)
-            if messages:
-                attributes = {sc.GEN_AI_INPUT_MESSAGES: messages}
+        attributes = input_attributes(prompt) if self.capture_content else None
         return Request(
             self.operation,
             endpoint.provider,

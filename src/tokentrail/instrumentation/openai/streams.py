@@ -8,7 +8,7 @@ from typing import Any
 from ...names import GEN_AI_OUTPUT_MESSAGES
 from ...telemetry.records import Response
 from ...usage import estimated_usage
-from .._content import input_messages
+from .._content import input_messages, streamed_output
 from . import extractors as ex
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -158,10 +158,8 @@ class CapturingCompletionStreamAccumulator(CompletionStreamAccumulator):
 
     def response(self) -> Response:
         response = super().response()
-        if not self._text:
-            return response
-        messages = input_messages([{"role": "assistant", "content": "".join(self._text)}])
-        return response.changed(attributes={GEN_AI_OUTPUT_MESSAGES: messages})
+        attributes = streamed_output(self._text)
+        return response if attributes is None else response.changed(attributes=attributes)
 
 
 class ResponsesStreamAccumulator:
