@@ -854,65 +854,25 @@ def reference_costs() -> dict[str, float]:
     fake's usage: the yardstick for the peers' cost attributes."""
     from genai_prices import Usage, calc_price
 
-    e = fakes.EXPECTED
-    usages = {
-        "openai": (
-            Usage(
-                input_tokens=e["openai"]["input"],
-                cache_read_tokens=e["openai"]["cache_read"],
-                output_tokens=e["openai"]["output"],
-            ),
-            fakes.OPENAI_RESPONSE_MODEL,
-            "openai",
-        ),
-        "anthropic": (
-            Usage(
-                input_tokens=e["anthropic"]["input"],
-                cache_read_tokens=e["anthropic"]["cache_read"],
-                cache_write_tokens=e["anthropic"]["cache_creation"],
-                output_tokens=e["anthropic"]["output"],
-            ),
-            fakes.ANTHROPIC_RESPONSE_MODEL,
-            "anthropic",
-        ),
-        "gemini": (
-            Usage(
-                input_tokens=e["gemini"]["input"],
-                cache_read_tokens=e["gemini"]["cache_read"],
-                output_tokens=e["gemini"]["output"],
-            ),
-            fakes.GEMINI_MODEL,
-            "google",
-        ),
-        "gemini-no-thinking": (
-            Usage(
-                input_tokens=e["gemini-no-thinking"]["input"],
-                cache_read_tokens=e["gemini-no-thinking"]["cache_read"],
-                output_tokens=e["gemini-no-thinking"]["output"],
-            ),
-            fakes.GEMINI_MODEL,
-            "google",
-        ),
-        "bedrock": (
-            Usage(
-                input_tokens=e["bedrock"]["input"],
-                cache_read_tokens=e["bedrock"]["cache_read"],
-                cache_write_tokens=e["bedrock"]["cache_creation"],
-                output_tokens=e["bedrock"]["output"],
-            ),
-            fakes.BEDROCK_MODEL,
-            "aws",
-        ),
-        "litellm": (
-            Usage(
-                input_tokens=e["litellm"]["input"],
-                cache_read_tokens=e["litellm"]["cache_read"],
-                output_tokens=e["litellm"]["output"],
-            ),
-            fakes.OPENAI_RESPONSE_MODEL,
-            "openai",
-        ),
+    #: scenario family -> (the model it answers with, genai-prices' provider id)
+    models = {
+        "openai": (fakes.OPENAI_RESPONSE_MODEL, "openai"),
+        "anthropic": (fakes.ANTHROPIC_RESPONSE_MODEL, "anthropic"),
+        "gemini": (fakes.GEMINI_MODEL, "google"),
+        "gemini-no-thinking": (fakes.GEMINI_MODEL, "google"),
+        "bedrock": (fakes.BEDROCK_MODEL, "aws"),
+        "litellm": (fakes.OPENAI_RESPONSE_MODEL, "openai"),
     }
+    usages = {}
+    for family, (model, provider_id) in models.items():
+        expected = fakes.EXPECTED[family]
+        usage = Usage(
+            input_tokens=expected["input"],
+            cache_read_tokens=expected["cache_read"],
+            cache_write_tokens=expected.get("cache_creation"),  # only where the fake writes
+            output_tokens=expected["output"],
+        )
+        usages[family] = (usage, model, provider_id)
     return {
         provider: float(calc_price(usage, model, provider_id=pid).total_price)
         for provider, (usage, model, pid) in usages.items()
