@@ -5,10 +5,11 @@ Only used with ``capture_content=True``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..names import GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES
+from ._sdk import field
 
 
 def text_parts(content: Any) -> list[dict[str, Any]]:
@@ -44,6 +45,23 @@ def input_messages(messages: Any) -> str | None:
                     "parts": text_parts(message.get("content")),
                 }
             )
+    return json.dumps(out, ensure_ascii=False) if out else None
+
+
+def choice_messages(choices: Any, content: Callable[[Any, Any], Any]) -> str | None:
+    """Chat-completion ``choices`` as the semconv ``gen_ai.output.messages`` JSON;
+    ``content(choice, message)`` is the SDK's way to the text (a string or content parts)."""
+    out = []
+    for choice in choices or ():
+        message = field(choice, "message")
+        text = content(choice, message)
+        out.append(
+            {
+                "role": field(message, "role") or "assistant",
+                "parts": text_parts(text) if text else [],
+                "finish_reason": str(field(choice, "finish_reason") or ""),
+            }
+        )
     return json.dumps(out, ensure_ascii=False) if out else None
 
 

@@ -8,7 +8,6 @@ touches OpenTelemetry; every field may be missing or None.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
-from .._content import text_parts
+from .._content import choice_messages
 from .._sdk import address_of, field, given_str, int_field
 
 # -- the provider a call goes to ---------------------------------------------------------------
@@ -247,18 +246,7 @@ def finish_reasons(choices: Any) -> tuple[str, ...] | None:
 
 
 def output_messages(choices: Any) -> str | None:
-    out = []
-    for choice in choices or ():
-        message = field(choice, "message")
-        content = field(message, "content")
-        out.append(
-            {
-                "role": field(message, "role") or "assistant",
-                "parts": text_parts(content) if content else [],
-                "finish_reason": field(choice, "finish_reason") or "",
-            }
-        )
-    return json.dumps(out, ensure_ascii=False) if out else None
+    return choice_messages(choices, lambda choice, message: field(message, "content"))
 
 
 def completion_response(result: Any, litellm_provider: str, *, capture_content: bool) -> Response:

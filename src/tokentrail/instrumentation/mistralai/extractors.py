@@ -6,14 +6,13 @@ may be absent on older SDK versions: both read as "unknown".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import Usage
-from .._content import text_parts
+from .._content import choice_messages
 from .._sdk import ClientCache, Endpoint, address_of, field, int_field
 
 
@@ -95,18 +94,7 @@ def content_text(content: Any) -> str:
 
 
 def output_messages(choices: Any) -> str | None:
-    out = []
-    for choice in choices or ():
-        message = field(choice, "message")
-        text = content_text(field(message, "content"))
-        out.append(
-            {
-                "role": field(message, "role") or "assistant",
-                "parts": text_parts(text) if text else [],
-                "finish_reason": str(field(choice, "finish_reason") or ""),
-            }
-        )
-    return json.dumps(out, ensure_ascii=False) if out else None
+    return choice_messages(choices, lambda choice, message: content_text(field(message, "content")))
 
 
 # -- responses -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import UNREADABLE_USAGE, Usage
-from .._content import text_parts
+from .._content import choice_messages, text_parts
 from .._sdk import (
     ClientCache,
     Endpoint,
@@ -188,19 +188,12 @@ def responses_finish_reason(response: Any) -> tuple[str, ...] | None:
 
 
 def output_messages(choices: Any) -> str | None:
-    out = []
-    for choice in choices or ():
-        message = getattr(choice, "message", None)
-        # chat choices carry a message; legacy completion choices carry the text itself
-        content = getattr(message, "content", None) if message else getattr(choice, "text", None)
-        out.append(
-            {
-                "role": getattr(message, "role", "assistant") or "assistant",
-                "parts": text_parts(content) if content else [],
-                "finish_reason": getattr(choice, "finish_reason", None) or "",
-            }
-        )
-    return json.dumps(out, ensure_ascii=False) if out else None
+    return choice_messages(choices, _choice_content)
+
+
+def _choice_content(choice: Any, message: Any) -> Any:
+    # chat choices carry a message; legacy completion choices carry the text itself
+    return field(message, "content") if message else field(choice, "text")
 
 
 def responses_output_messages(response: Any) -> str | None:
