@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+_set = object.__setattr__
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class Usage:
     """Token counts of one model request (see the module docstring for the conventions).
 
@@ -38,6 +40,33 @@ class Usage:
     details: tuple[tuple[str, int], ...] = ()
     #: True when the counts are an estimate (a stream that ended before its usage arrived)
     estimated: bool = False
+
+    def __new__(
+        cls,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        web_search_requests: int = 0,
+        details: tuple[tuple[str, int], ...] = (),
+        estimated: bool = False,
+    ) -> Usage:
+        # built as its mutable twin and then given its class: a frozen dataclass's __init__
+        # sets each field with object.__setattr__, three times the cost, once per call
+        self = object.__new__(_UsageBuilder)
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.cache_read_tokens = cache_read_tokens
+        self.cache_write_tokens = cache_write_tokens
+        self.cache_write_1h_tokens = cache_write_1h_tokens
+        self.reasoning_tokens = reasoning_tokens
+        self.web_search_requests = web_search_requests
+        self.details = details
+        self.estimated = estimated
+        _set(self, "__class__", cls)
+        return self  # type: ignore[return-value]
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
@@ -60,6 +89,21 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+class _UsageBuilder:
+    """``Usage`` with the same slots, without the frozen ``__setattr__``."""
+
+    __slots__ = Usage.__slots__  # type: ignore[misc]
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    reasoning_tokens: int
+    web_search_requests: int
+    details: tuple[tuple[str, int], ...]
+    estimated: bool
 
 
 #: the most tokens (or searches) one request may report: a larger count is not one a provider

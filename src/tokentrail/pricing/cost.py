@@ -16,7 +16,7 @@ UNPRICED: Final = "unpriced"
 ESTIMATED: Final = "estimated"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Cost:
     """What a call cost. ``amount_usd`` is ``None`` exactly when ``status == "unpriced"``."""
 
@@ -24,6 +24,31 @@ class Cost:
     status: CostStatus
     #: where the price came from: ``"genai-prices <version>"`` or ``"override"``
     source: str | None = None
+
+    def __new__(
+        cls,
+        amount_usd: Decimal | None = None,
+        status: CostStatus = "unpriced",
+        source: str | None = None,
+    ) -> Cost:
+        # one per call: built like ``Usage`` (its mutable twin, then its class); the defaults
+        # (unpriced) are what copy and pickle rebuild from
+        self = object.__new__(_CostBuilder)
+        self.amount_usd = amount_usd
+        self.status = status
+        self.source = source
+        _set(self, "__class__", cls)
+        return self  # type: ignore[return-value]
+
+
+class _CostBuilder:
+    __slots__ = Cost.__slots__  # type: ignore[misc]
+    amount_usd: Decimal | None
+    status: CostStatus
+    source: str | None
+
+
+_set = object.__setattr__
 
 
 UNPRICED_COST: Final = Cost(None, UNPRICED, None)
