@@ -14,7 +14,16 @@ from typing import Any
 from ... import names as sc
 from ...telemetry.records import Response
 from ...usage import UNREADABLE_USAGE, Usage
-from .._sdk import Endpoint, address_of, count, field, fields_of, int_field, is_record
+from .._sdk import (
+    Endpoint,
+    address_of,
+    count,
+    enum_value,
+    field,
+    fields_of,
+    int_field,
+    is_record,
+)
 
 _endpoints: dict[tuple[Any, bool], Endpoint] = {}
 
@@ -86,7 +95,7 @@ def request_tier(config: Any) -> str | None:
     tier = config_value(config, "service_tier", "serviceTier")
     if tier is None:
         return None
-    return _TIERS.get(str(getattr(tier, "value", tier)).lower())
+    return _TIERS.get(str(enum_value(tier)).lower())
 
 
 def price_context(metadata: Any, tier: str | None) -> tuple[tuple[str, str], ...]:
@@ -94,7 +103,7 @@ def price_context(metadata: Any, tier: str | None) -> tuple[tuple[str, str], ...
     tier applies."""
     traffic = field(metadata, "traffic_type") if metadata is not None else None
     if traffic is not None:
-        tier = _TIERS_BY_TRAFFIC.get(getattr(traffic, "value", traffic))
+        tier = _TIERS_BY_TRAFFIC.get(enum_value(traffic))
     return _PRICE_CONTEXTS[tier] if tier else ()
 
 
@@ -148,7 +157,8 @@ def _details(values: Any) -> tuple[tuple[str, int], ...] | None:
             return None
         for entry in entries:
             modality = field(entry, "modality")
-            modality = getattr(modality, "value", modality)
+            if not isinstance(modality, str):  # a str enum's member is its value here
+                modality = enum_value(modality)
             keys = keys_by_modality.get(modality) if isinstance(modality, str) else None
             if keys is None:
                 continue  # TEXT, the usual one: the totals leave it
@@ -172,14 +182,13 @@ def usage_of(metadata: Any) -> Usage | None:
     details = _details(values)
     if details is None:
         return UNREADABLE_USAGE
-    thoughts = count(values.get("thoughts_token_count"))
-    output = count(values.get("candidates_token_count")) or count(
-        values.get("response_token_count")
-    )
+    get = values.get
+    thoughts = count(get("thoughts_token_count"))
+    output = count(get("candidates_token_count")) or count(get("response_token_count"))
     return Usage(
-        count(values.get("prompt_token_count")) + count(values.get("tool_use_prompt_token_count")),
+        count(get("prompt_token_count")) + count(get("tool_use_prompt_token_count")),
         output + thoughts,
-        count(values.get("cached_content_token_count")),
+        count(get("cached_content_token_count")),
         0,
         0,
         thoughts,
@@ -226,9 +235,9 @@ def finish_reasons(candidates: Any) -> tuple[str, ...] | None:
         return None
     if len(candidates) == 1:  # the usual case, without a generator
         reason = getattr(candidates[0], "finish_reason", None)
-        return (getattr(reason, "value", reason),) if reason else None
+        return (enum_value(reason),) if reason else None
     reasons = tuple(
-        getattr(reason, "value", reason)
+        enum_value(reason)
         for reason in (getattr(c, "finish_reason", None) for c in candidates)
         if reason
     )
@@ -367,7 +376,7 @@ def output_messages(candidates: Any) -> str | None:
             {
                 "role": "assistant",
                 "parts": message["parts"] if message else [],
-                "finish_reason": getattr(reason, "value", reason) or "",
+                "finish_reason": enum_value(reason) or "",
             }
         )
     return _dumps(out) if out else None
