@@ -1,7 +1,12 @@
 """The floor: the least an instrumentation can do and still emit what tokentrail's contract
-requires — the same span (as many attributes, set the same way) and the same histogram
-records, with constant values; no request or response reading, no pricing, no attribution.
-What tokentrail costs above this is its own code.
+requires — the same span (as many attributes, set the same way), the same histogram records
+and the same counters, with constant values; no request or response reading, no pricing, no
+attribution. What tokentrail costs above this is its own code.
+
+The counters (``tokentrail.tokens``, ``tokentrail.cost.usd``, ``tokentrail.requests``) are
+observable, fed from running totals that each call adds to under a lock: the cheapest way to
+keep a counter per call that the OTel SDK offers (a synchronous ``add`` costs as much as a
+histogram record), and the way tokentrail keeps them.
 
 Used by the peer benchmark (``peers/worker.py``, peer ``floor``, run in tokentrail's
 virtualenv) and by ``profile_calls.py``. Needs only wrapt and the OpenTelemetry API.
@@ -10,6 +15,7 @@ virtualenv) and by ``profile_calls.py``. Needs only wrapt and the OpenTelemetry 
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from types import GeneratorType
 from typing import Any
@@ -79,6 +85,31 @@ class _Telemetry:
         self.first_chunk = meter.create_histogram(
             "gen_ai.client.operation.time_to_first_chunk", unit="s"
         )
+        self._lock = threading.Lock()
+        #: requests, cost, then tokens: input, output, cache read, cache write, reasoning
+        self._totals = [0, 0.0, 0, 0, 0, 0, 0]
+        meter.create_observable_counter(
+            "tokentrail.tokens", callbacks=[self._observe_tokens], unit="{token}"
+        )
+        meter.create_observable_counter(
+            "tokentrail.cost.usd", callbacks=[self._observe_cost], unit="{USD}"
+        )
+        meter.create_observable_counter(
+            "tokentrail.requests", callbacks=[self._observe_requests], unit="{request}"
+        )
+
+    def _observe_tokens(self, options: Any) -> list[metrics.Observation]:
+        with self._lock:
+            return [metrics.Observation(self._totals[2], INPUT),
+                    metrics.Observation(self._totals[3], OUTPUT)]  # fmt: skip
+
+    def _observe_cost(self, options: Any) -> list[metrics.Observation]:
+        with self._lock:
+            return [metrics.Observation(self._totals[1], COMMON)]
+
+    def _observe_requests(self, options: Any) -> list[metrics.Observation]:
+        with self._lock:
+            return [metrics.Observation(self._totals[0], COMMON)]
 
     def start(self) -> tuple[Any, float]:
         return self.tracer.start_span("chat model", kind=SpanKind.CLIENT, attributes=START), (
@@ -93,6 +124,15 @@ class _Telemetry:
         self.duration.record(time.perf_counter() - started, COMMON)
         if first_chunk is not None:
             self.first_chunk.record(first_chunk - started, COMMON)
+        with self._lock:
+            totals = self._totals
+            totals[0] += 1
+            totals[1] += 0.001
+            totals[2] += 1200
+            totals[3] += 300
+            totals[4] += 1024
+            totals[5] += 0
+            totals[6] += 128
 
 
 class _Stream(wrapt.ObjectProxy):

@@ -398,7 +398,7 @@ class TokenTrail(Peer):
 
 
 class Floor(Peer):
-    """``bench/floor.py``: the span and histograms tokentrail's contract requires, with
+    """``bench/floor.py``: the span, histograms and counters tokentrail's contract requires, with
     constant values and nothing else (run in tokentrail's virtualenv)."""
 
     distributions = ()
