@@ -3,6 +3,7 @@ finds fields an older SDK kept in pydantic's extras, never calls ``__getattr__``
 the model does not declare, and reads plain objects and dicts; ``ClientCache`` keeps a value
 per client while the client and its version stay the same."""
 
+import enum
 import gc
 
 import pydantic
@@ -10,6 +11,7 @@ import pydantic
 from tokentrail.instrumentation._sdk import (
     ClientCache,
     count,
+    enum_value,
     field,
     given_float,
     given_int,
@@ -86,3 +88,28 @@ def test_client_cache_follows_the_client_and_its_version():
     del client
     gc.collect()
     assert all(ref() is None for ref, _, _ in cache._entries.values())  # held weakly
+
+
+class Reason(str, enum.Enum):
+    STOP = "STOP"
+    LONG = "MAX_TOKENS"  # a name that is not its value
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Valued:
+    value = "not an enum"
+
+
+def test_enum_value_reads_members_and_leaves_everything_else():
+    for _ in range(2):  # the second time from the cache
+        assert enum_value(Reason.STOP) == "STOP"
+        assert enum_value(Reason.LONG) == "MAX_TOKENS"
+        assert type(enum_value(Reason.LONG)) is str
+        assert enum_value(Level.HIGH) == 3
+    for value in ("STOP", None, 7, ["STOP"], {"a": 1}):
+        assert enum_value(value) == value
+    thing = Valued()
+    assert enum_value(thing) is thing

@@ -3,7 +3,9 @@ rough token estimate used when a provider reports nothing."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 
 import pytest
 
@@ -27,6 +29,25 @@ def test_usage_is_a_frozen_dataclass():
         usage.input_tokens = 11  # type: ignore[misc]
     assert usage == Usage(input_tokens=10, output_tokens=5)
     assert hash(usage) == hash(Usage(input_tokens=10, output_tokens=5))
+
+
+def test_usage_copies_pickles_and_replaces_like_any_dataclass():
+    # built without the dataclass __init__ (as its mutable twin, then given its class)
+    usage = Usage(1200, 300, 1024, 0, 0, 128, 0, (("input_audio_tokens", 40),), True)
+
+    assert type(usage) is Usage
+    assert pickle.loads(pickle.dumps(usage)) == usage
+    assert copy.deepcopy(usage) == usage
+    assert dataclasses.replace(usage, estimated=False) == Usage(
+        input_tokens=1200,
+        output_tokens=300,
+        cache_read_tokens=1024,
+        reasoning_tokens=128,
+        details=(("input_audio_tokens", 40),),
+    )
+    assert dataclasses.asdict(usage)["reasoning_tokens"] == 128
+    with pytest.raises(TypeError):
+        Usage(1, tokens=2)  # type: ignore[call-arg]
 
 
 def test_defaults_are_zero_and_exact():
