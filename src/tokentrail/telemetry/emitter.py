@@ -51,7 +51,8 @@ logger = logging.getLogger("tokentrail")
 _MAX_SERIES = 2000
 _OVERFLOW = {"otel.metric.overflow": True}
 
-_current_call: ContextVar[Call | None] = ContextVar("tokentrail_current_call", default=None)
+#: ``current_call()``; set by ``Call.activate`` (and by a stream reader, per read)
+current_call_var: ContextVar[Call | None] = ContextVar("tokentrail_current_call", default=None)
 
 _PRICING = _guard.site("pricing", "tokentrail.pricing.book:PriceBook.cost")
 _SPAN = _guard.site("span", "tokentrail.telemetry.emitter:Call.span_attributes")
@@ -63,7 +64,7 @@ _LISTENER = _guard.site("listener", "tokentrail.budgets.tracker:BudgetTracker.on
 def current_call() -> Call | None:
     """The call whose SDK method is running (between ``Call.activate()`` and ``deactivate()``):
     what an instrumented method that the SDK calls from inside it reports to."""
-    return _current_call.get()
+    return current_call_var.get()
 
 
 def finish_kind(reasons: tuple[str, ...] | None, error_type: str | None) -> str:
@@ -509,7 +510,7 @@ class Call:
         and this call the ``current_call()`` (``span=False``: only that). A stream that sends
         its request as it is read (google-genai) activates its call around each read: the
         context with the span is made once, from the context the call started in."""
-        self._call_token = _current_call.set(self)
+        self._call_token = current_call_var.set(self)
         if span and self.span is not None:
             context = self._context
             if context is None:
@@ -521,7 +522,7 @@ class Call:
             otel_context.detach(self._token)
             self._token = None
         if self._call_token is not None:
-            _current_call.reset(self._call_token)
+            current_call_var.reset(self._call_token)
             self._call_token = None
 
     def first_chunk(self, seconds: float | None = None) -> None:

@@ -33,7 +33,7 @@ import wrapt
 
 from .. import _guard
 from .._background import defer
-from .emitter import Call
+from .emitter import Call, current_call_var
 from .records import EMPTY_RESPONSE, Response
 
 #: an accumulator's ``add``, called directly per item (the openai chat one stands for all)
@@ -208,20 +208,27 @@ class _Reader:
             # hidden (the usage-only chunk tokentrail asked for): read the next one
 
     def next_active(self) -> Any:
-        call = self.call
+        call: Call = self.call  # type: ignore[assignment]
         while True:
-            call.activate(self.waiting or self.span_each_read)  # type: ignore[union-attr]
+            with_span = self.waiting or self.span_each_read
+            if with_span:
+                call.activate()
+            else:  # the call alone, as call.activate(span=False) would, without two calls
+                token = current_call_var.set(call)
             try:
-                item = self.read()
+                try:
+                    item = self.read()
+                finally:
+                    if with_span:
+                        call.deactivate()
+                    else:
+                        current_call_var.reset(token)
             except StopIteration:
-                call.deactivate()  # type: ignore[union-attr]
                 self.observer.end(None)
                 raise
             except BaseException as exc:
-                call.deactivate()  # type: ignore[union-attr]
                 self.observer.end(exc)
                 raise
-            call.deactivate()  # type: ignore[union-attr]
             try:
                 if self.waiting:
                     self.waiting = False
