@@ -462,6 +462,46 @@ def ratios(report: dict[str, Any], scenario: str) -> dict[str, Any]:
     return out
 
 
+def _ratio(report: dict[str, Any], scenario: str, peer: str, key: str) -> float | None:
+    cells = report["cells"].get(scenario, {})
+    ours, theirs = cells.get("tokentrail", {}), cells.get(peer, {})
+    if ours.get("status") != "ok" or theirs.get("status") != "ok":
+        return None
+    a = ours["added"]["median"] if key == "median" else ours.get("added_of_minima")
+    b = theirs["added"]["median"] if key == "median" else theirs.get("added_of_minima")
+    return a / b if a is not None and b is not None and b > 0 else None
+
+
+def stability_markdown(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
+    """tokentrail's ratios to the best correct peer (the first run's, in both runs) and to
+    the floor, at the medians, in two runs, and how far apart they are (the issue's
+    stability goal: within 10 %)."""
+    lines = [
+        "| scenario | peer | tokentrail / peer: run 1, run 2, apart | tokentrail / floor: "
+        "run 1, run 2, apart |",
+        "|---|---|---|---|",
+    ]
+
+    def pair(peer: str) -> str:
+        a, b = (_ratio(run, scenario, peer, "median") for run in (first, second))
+        if a is None or b is None:
+            return "-"
+        apart = abs(a - b) / min(a, b)
+        return f"{a:.2f}, {b:.2f}, {apart:.0%} {'✓' if apart <= 0.10 else '✗'}"
+
+    for scenario in SCENARIOS:
+        if scenario not in first["cells"] or scenario not in second["cells"]:
+            continue
+        best = best_correct_peer(first, scenario)
+        peer = best[0] if best is not None else None
+        shown = PEERS[peer][1] if peer in PEERS else "none correct"
+        lines.append(
+            f"| {SCENARIOS[scenario][0]} | {shown} | {pair(peer) if peer else '-'} "
+            f"| {pair('floor')} |"
+        )
+    return lines
+
+
 def ratios_markdown(report: dict[str, Any], cell_of: Any) -> list[str]:
     def shown(value: float | None, target: float) -> str:
         if value is None:
@@ -582,10 +622,20 @@ def main() -> int:
         help="leave bench/README.md alone (a run of some peers or scenarios always does)",
     )
     parser.add_argument("--render", metavar="JSON", help="only re-render the tables of a run")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar="JSON",
+        help="only compare the ratios of two runs (how stable they are)",
+    )
     options = parser.parse_args()
     if options.render:
         report = json.loads(Path(options.render).read_text(encoding="utf-8"))
         return publish(report, readme=not options.no_readme)
+    if options.compare:
+        first, second = (json.loads(Path(p).read_text(encoding="utf-8")) for p in options.compare)
+        print("\n".join(stability_markdown(first, second)))
+        return 0
     quick = options.quick
     passes = max(1, options.passes)
     rounds = -(-(options.rounds or (5 if quick else 11)) // passes) * passes  # whole passes
