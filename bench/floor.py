@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind
 #: the methods tokentrail wraps in the peer benchmark's scenarios: (module, Class.method)
 TARGETS = {
     "openai": [("openai.resources.chat.completions", "Completions.create"),
+               ("openai.resources.chat.completions", "AsyncCompletions.create"),
                ("openai.resources.responses", "Responses.create")],
     "anthropic": [("anthropic.resources.messages", "Messages.create")],
     "gemini": [("google.genai.models", "Models.generate_content"),
@@ -178,6 +179,19 @@ def instrument_floor(provider: str, tracer_provider: Any, meter_provider: Any) -
         telemetry.end(span, started)
         return result
 
+    async def run_async(wrapped: Any, args: tuple, kwargs: dict) -> Any:
+        span, started = telemetry.start()
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            result = await wrapped(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+        telemetry.end(span, started)  # non-streamed only: no async stream scenario
+        return result
+
+    def async_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        return run_async(wrapped, args, kwargs)
+
     def bedrock_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         # _make_api_call(operation_name, api_params): the least any Bedrock instrumentation
         # does for an S3 or SQS call is this test
@@ -190,9 +204,13 @@ def instrument_floor(provider: str, tracer_provider: Any, meter_provider: Any) -
         owner = importlib.import_module(module)
         if owner_name:
             owner = getattr(owner, owner_name)
-        wrapt.wrap_function_wrapper(
-            owner, name, bedrock_wrapper if provider == "bedrock" else wrapper
-        )
+        if provider == "bedrock":
+            chosen = bedrock_wrapper
+        elif owner_name.startswith("Async"):
+            chosen = async_wrapper
+        else:
+            chosen = wrapper
+        wrapt.wrap_function_wrapper(owner, name, chosen)
         _wrapped.append((owner, name))
 
 
