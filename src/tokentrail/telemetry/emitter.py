@@ -505,13 +505,13 @@ class Call:
 
     # -- context ------------------------------------------------------------------------------
 
-    def activate(self, span: bool = True) -> None:
+    def activate(self) -> None:
         """Make the span current while the SDK sends the request (HTTP spans nest under it),
-        and this call the ``current_call()`` (``span=False``: only that). A stream that sends
-        its request as it is read (google-genai) activates its call around each read: the
-        context with the span is made once, from the context the call started in."""
+        and this call the ``current_call()``. A stream that sends its request as it is read
+        (google-genai) activates its call around its reads: the context with the span is made
+        once, from the context the call started in."""
         self._call_token = current_call_var.set(self)
-        if span and self.span is not None:
+        if self.span is not None:
             context = self._context
             if context is None:
                 context = self._context = trace.set_span_in_context(self.span)

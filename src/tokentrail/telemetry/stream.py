@@ -184,9 +184,10 @@ class _Reader:
         self.waiting = True
 
     def next(self) -> Any:
+        call = self.call
         while True:
             try:
-                item = self.read()
+                item = self.read() if call is None else self._read_active(call)
             except StopIteration:
                 self.observer.end(None)
                 raise
@@ -207,40 +208,21 @@ class _Reader:
                 raise
             # hidden (the usage-only chunk tokentrail asked for): read the next one
 
-    def next_active(self) -> Any:
-        call: Call = self.call  # type: ignore[assignment]
-        while True:
-            with_span = self.waiting or self.span_each_read
-            if with_span:
-                call.activate()
-            else:  # the call alone, as call.activate(span=False) would, without two calls
-                token = current_call_var.set(call)
+    def _read_active(self, call: Call) -> Any:
+        """One read with ``call`` current (``ActiveStreamProxy``): with its span until the
+        first item arrives (or at every read), else the call alone, set here rather than by
+        ``Call.activate``/``deactivate`` (two calls less per chunk)."""
+        if self.waiting or self.span_each_read:
+            call.activate()
             try:
-                try:
-                    item = self.read()
-                finally:
-                    if with_span:
-                        call.deactivate()
-                    else:
-                        current_call_var.reset(token)
-            except StopIteration:
-                self.observer.end(None)
-                raise
-            except BaseException as exc:
-                self.observer.end(exc)
-                raise
-            try:
-                if self.waiting:
-                    self.waiting = False
-                    self.observer.started()
-                if self.add(item):
-                    return item
-            except Exception as error:
-                if _after_fault(self.observer, item, error):
-                    return item
-            except BaseException as exc:
-                self.observer.end(exc)
-                raise
+                return self.read()
+            finally:
+                call.deactivate()
+        token = current_call_var.set(call)
+        try:
+            return self.read()
+        finally:
+            current_call_var.reset(token)
 
 
 def sync_reader(
@@ -254,7 +236,7 @@ def sync_reader(
     next_ = getattr(type(wrapped), "__next__", None)
     read = wrapped.__next__ if next_ is not None else iter(wrapped).__next__
     reader = _Reader(read, observer, call, span_each_read)
-    return reader.next if call is None else reader.next_active
+    return reader.next
 
 
 class StreamProxy(wrapt.ObjectProxy):
