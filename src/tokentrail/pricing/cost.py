@@ -28,7 +28,7 @@ class Cost:
     def __new__(
         cls,
         amount_usd: Decimal | None = None,
-        status: CostStatus = "unpriced",
+        status: CostStatus = UNPRICED,
         source: str | None = None,
     ) -> Cost:
         # one per call: built like ``Usage`` (its mutable twin, then its class); the defaults

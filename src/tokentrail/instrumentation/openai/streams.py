@@ -124,9 +124,7 @@ class CompletionStreamTail:
                 usage = chunk.usage
         if usage is None and finishing is not None:
             usage = ex.groq_stream_usage(finishing)
-        reasons = None
-        if finishing is not None:
-            reasons = tuple(c.finish_reason for c in finishing.choices if c.finish_reason) or None
+        reasons = ex.finish_reasons(finishing.choices) if finishing is not None else None
         found = ex.chat_usage(usage)
         if found is None and chunks > 0:
             found = estimated_usage(self._prompt, chunks)
