@@ -75,6 +75,15 @@ COMMON = {
 }
 INPUT = {**COMMON, "gen_ai.token.type": "input"}
 OUTPUT = {**COMMON, "gen_ai.token.type": "output"}
+#: tokentrail.tokens' attributes, in the order of the token totals
+TOKEN_TYPES = (
+    INPUT,
+    OUTPUT,
+    *(
+        {**COMMON, "gen_ai.token.type": kind}
+        for kind in ("cache_read", "cache_creation", "reasoning")
+    ),
+)
 
 
 class _Telemetry:
@@ -101,8 +110,9 @@ class _Telemetry:
 
     def _observe_tokens(self, options: Any) -> list[metrics.Observation]:
         with self._lock:
-            return [metrics.Observation(self._totals[2], INPUT),
-                    metrics.Observation(self._totals[3], OUTPUT)]  # fmt: skip
+            return [metrics.Observation(count, attributes)
+                    for count, attributes in zip(self._totals[2:], TOKEN_TYPES, strict=True)
+                    if count]  # fmt: skip
 
     def _observe_cost(self, options: Any) -> list[metrics.Observation]:
         with self._lock:
@@ -132,7 +142,7 @@ class _Telemetry:
             totals[2] += 1200
             totals[3] += 300
             totals[4] += 1024
-            totals[5] += 0
+            totals[5] += 0  # cache writes: none here, added all the same, as tokentrail does
             totals[6] += 128
 
 
