@@ -198,19 +198,24 @@ class Emitter:
     def end_unfinished(self, error: BaseException | None) -> int:
         """End the calls that were started and are not over (at exit: a stream never read
         to its end nor closed, or a call a Ctrl-C interrupted between tokentrail's steps),
-        with ``error`` (the exception that ends the process, if any); how many there were."""
+        with ``error`` (the exception that ends the process, if any); how many there were. A
+        stream's call ends through its observer, with what the stream delivered so far (the
+        usage it reported, else an estimate), as it would have had the stream been dropped."""
         unfinished = list(self._open.values())
         for call in unfinished:
             try:
+                if call.ended:  # ending it was interrupted: end its span, if that was not reached
+                    if call.span is not None and getattr(call.span, "end_time", None) is None:
+                        call.span.end()
+                    self._open.pop(id(call), None)
+                    continue
+                if call.observer is not None:
+                    call.observer.end(error)  # with what its stream delivered so far
                 if not call.ended:
                     if error is None:
                         call.end(EMPTY_RESPONSE)
                     else:
                         call.fail(error)
-                else:  # ending it was interrupted: end its span, if that was not reached
-                    if call.span is not None and getattr(call.span, "end_time", None) is None:
-                        call.span.end()
-                    self._open.pop(id(call), None)
             except Exception as exc:
                 _guard.report(_SPAN, exc)
         return len(unfinished)
@@ -445,7 +450,8 @@ class Call:
     ``duration``). A call ended with ``container=True`` reported its model requests as child
     calls: its span gets the response metadata and the error, but no usage or cost; it records
     no metrics; its ``cost`` is ``NOT_BILLED``; the listeners still run (to settle a budget
-    reservation made for it).
+    reservation made for it). A streamed call's ``observer`` (``observed_by``) is what reads
+    its stream: the one that can end it with what the stream delivered.
     """
 
     __slots__ = (
@@ -461,6 +467,7 @@ class Call:
         "ended",
         "error_type",
         "finish_kind",
+        "observer",
         "request",
         "response",
         "span",
@@ -502,6 +509,7 @@ class Call:
         self._token: object = None
         self._call_token: Any = None
         self._context: Any = None
+        self.observer: Any = None
 
     # -- context ------------------------------------------------------------------------------
 
@@ -524,6 +532,11 @@ class Call:
         if self._call_token is not None:
             current_call_var.reset(self._call_token)
             self._call_token = None
+
+    def observed_by(self, observer: Any) -> None:
+        """``observer`` reads this call's stream and ends the call when the stream is over
+        (``telemetry.stream.StreamObserver``)."""
+        self.observer = observer
 
     def first_chunk(self, seconds: float | None = None) -> None:
         """The first chunk of a stream arrived (now, or ``seconds`` after the start)."""

@@ -78,6 +78,7 @@ class CallStream:
         self, call: Call, accumulator: StreamAccumulator, hidden: Hidden | None = None
     ) -> None:
         self.call = call
+        call.observed_by(self)
         self.accumulator = accumulator
         self.add = accumulator.add
         self.started = call.first_chunk

@@ -200,6 +200,7 @@ class UserStream:
 
     def __init__(self, call: Call, chunks: ChunkAccumulator | None, reported_per_request: bool):
         self._call = call
+        call.observed_by(self)
         self._chunks = chunks
         self._reported_per_request = reported_per_request
         self._read = False
