@@ -590,6 +590,7 @@ class Call:
         self.container = container
         self.usage = usage
         self.cost = cost
+        self.observer = None  # it refers to this call: no cycle left for the GC to find
         error_type = self.error_type = type(error).__qualname__ if error is not None else None
         self.finish_kind = finish_kind(response.finish_reasons, error_type)
 
